@@ -1,0 +1,35 @@
+"""What a check is: a name, the symbols it may emit, and one pure method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from thurac.config import Settings
+from thurac.message import Message
+from thurac.store.history import History
+from thurac.symbols import Symbol
+
+if TYPE_CHECKING:
+    from thurac.dns import DnsSession
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check may use besides the message and its history."""
+
+    settings: Settings
+    dns: DnsSession
+
+    def symbol(self, name: str, reason: str, factor: float = 1.0) -> Symbol:
+        """A symbol scored from YAML (`scores:`), scaled by `factor`."""
+        return Symbol(name, round(self.settings.score(name) * factor, 2), reason)
+
+
+class Check(Protocol):
+    name: str
+    symbols: tuple[str, ...]
+
+    def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
+        """Judge one message; return the symbols that apply (none is fine)."""
+        ...

@@ -1,0 +1,53 @@
+"""Circular 22 art. 4.3a: how often one sender, sender domain or client IP sends, per window."""
+
+from __future__ import annotations
+
+from thurac.checks.base import CheckContext
+from thurac.message import Message
+from thurac.store.history import History, keys_of
+from thurac.symbols import Symbol
+
+_SYMBOL = {"sender": "C22_FREQ_SENDER", "domain": "C22_FREQ_DOMAIN", "ip": "C22_FREQ_IP"}
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class Frequency:
+    name = "frequency"
+    symbols = tuple(_SYMBOL.values())
+
+    def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
+        settings = ctx.settings.frequency
+        if not settings.enabled or not history.available:
+            return []
+        if message.recipients and set(message.recipients) <= history.related_recipients:
+            return []  # a correspondent who writes often is not a spammer
+        keys = keys_of(message)
+        if keys.get("domain") in settings.ignore_domains:
+            del keys["domain"]
+        found: list[Symbol] = []
+        for kind, key in keys.items():
+            worst: tuple[float, str] | None = None
+            for window in settings.windows:
+                seen = history.window(kind, window.seconds)
+                # This message counts too: the limit is on what the window holds with it.
+                for what, count, limit in (
+                    ("msgs", seen.messages + 1, getattr(window.messages, kind)),
+                    ("rcpts", seen.recipients + len(message.recipients),
+                     getattr(window.recipients, kind)),
+                ):
+                    if limit is None or count <= limit:
+                        continue
+                    ratio = count / limit
+                    if worst is None or ratio > worst[0]:
+                        worst = (ratio, f"{kind} {key}: {count} {what}/{_span(window.seconds)}"
+                                        f" > {limit}")
+            if worst is not None:
+                factor = min(settings.max_factor, worst[0])
+                found.append(ctx.symbol(_SYMBOL[kind], worst[1], factor))
+        return found

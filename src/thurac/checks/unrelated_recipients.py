@@ -1,0 +1,43 @@
+"""Circular 22 art. 4.3b (second dash): mail to addresses that never exchanged mail with the sender."""
+
+from __future__ import annotations
+
+from thurac.checks.base import CheckContext
+from thurac.message import Message
+from thurac.store.history import History
+from thurac.symbols import Symbol
+
+
+def unrelated_of(message: Message, history: History) -> tuple[str, ...]:
+    """Recipients of this message with no prior exchange with its sender."""
+    return tuple(r for r in message.recipients if r not in history.related_recipients)
+
+
+class UnrelatedRecipients:
+    name = "unrelated_recipients"
+    symbols = ("C22_UNRELATED_RATIO", "C22_UNRELATED_RCPT")
+
+    def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
+        settings = ctx.settings.unrelated_recipients
+        if not settings.enabled or not history.available or not message.sender:
+            return []
+        unrelated = unrelated_of(message, history)
+        found: list[Symbol] = []
+        seen = history.window("sender", settings.window)
+        total = seen.recipients + len(message.recipients)
+        strangers = seen.unrelated + len(unrelated)
+        if total >= settings.min_recipients and total > 0:
+            ratio = strangers / total
+            if ratio >= settings.ratio:
+                found.append(ctx.symbol(
+                    "C22_UNRELATED_RATIO",
+                    f"{strangers}/{total} recipients unrelated ({ratio:.0%} >= "
+                    f"{settings.ratio:.0%}) in {settings.window}s",
+                ))
+        if message.recipients and len(unrelated) == len(message.recipients):
+            found.append(ctx.symbol(
+                "C22_UNRELATED_RCPT",
+                f"none of {len(message.recipients)} recipient(s) ever exchanged mail with "
+                f"{message.sender}",
+            ))
+        return found

@@ -1,0 +1,301 @@
+"""YAML → frozen, validated settings. Unknown keys are errors; every error names file and key path."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from thurac.errors import ConfigError
+from thurac.symbols import CATALOGUE, default_scores
+
+ENV_VAR = "THURAC_CONFIG"
+DEFAULT_PATHS = (Path("config/thurac.yaml"), Path("/etc/thurac/thurac.yaml"))
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _network(value: Any) -> Network:
+    try:
+        return ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise ValueError("expected an IP network such as 192.0.2.0/24 or 2001:db8::/32") from None
+
+
+def _address(value: Any) -> Address:
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise ValueError("expected an IP address such as 192.0.2.1") from None
+
+
+NetworkField = Annotated[Network, BeforeValidator(_network)]
+AddressField = Annotated[Address, BeforeValidator(_address)]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_SOCKET_RE = re.compile(r"^(inet:\d{1,5}(@\S+)?|inet6:\d{1,5}(@\S+)?|unix:/\S+|local:/\S+)$")
+
+
+class MilterSettings(_Section):
+    socket: str = "inet:8894@127.0.0.1"
+    on_error: Literal["accept", "tempfail"] = "accept"
+    timeout: PositiveInt = 600  # seconds libmilter waits on an idle MTA connection
+    max_body_bytes: PositiveInt = 10 * 1024 * 1024  # body kept for checks; the rest is not buffered
+    max_headers: PositiveInt = 1000  # header fields kept for checks and the header log
+    deadline: PositiveFloat = 20.0  # seconds for all checks of one message
+
+    @field_validator("socket")
+    @classmethod
+    def _socket_form(cls, value: str) -> str:
+        if not _SOCKET_RE.match(value):
+            raise ValueError("expected inet:PORT@HOST, inet6:PORT@HOST or unix:/PATH")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:////var/lib/thurac/thurac.db"
+    header_log_days: Annotated[int, Field(ge=180)] = 180  # Decree 91/2020 art. 10.6: at least 180
+
+    @field_validator("url")
+    @classmethod
+    def _url_form(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("expected a SQLAlchemy URL: sqlite:///PATH or postgresql://...")
+        return value
+
+
+class DnsSettings(_Section):
+    nameservers: tuple[str, ...] = ()
+    timeout: PositiveFloat = 2.0  # one query
+    budget: PositiveFloat = 8.0  # all lookups of one message together
+    cache_size: PositiveInt = 10000
+
+    @field_validator("nameservers")
+    @classmethod
+    def _nameserver_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from thurac.dns import parse_nameserver
+
+        for entry in value:
+            parse_nameserver(entry)
+        return value
+
+
+class LocalSettings(_Section):
+    domains: tuple[str, ...] = ()
+    internal_networks: tuple[NetworkField, ...] = (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+    )
+    authserv_id: str = Field(default_factory=socket.getfqdn)
+    # Our own MX addresses: a HELO naming one of them from outside is forged.
+    addresses: tuple[AddressField, ...] = ()
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().rstrip(".").lower() for d in value)
+
+    @field_validator("authserv_id")
+    @classmethod
+    def _token(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9.-]{1,253}$", value):
+            raise ValueError("expected a host name (letters, digits, dots, hyphens)")
+        return value
+
+    def is_local_address(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].lower()
+        return "@" in address and any(
+            domain == d or domain.endswith("." + d) for d in self.domains
+        )
+
+
+class ActionSettings(_Section):
+    mode: Literal["enforce", "tag-only"] = "enforce"
+    add_header: float = 5.0  # X-Spam-Flag: YES from this score
+    quarantine: float | None = 10.0  # Postfix hold queue
+    reject: float | None = 15.0  # 550 5.7.1
+    tempfail: float | None = None  # 451 4.7.1 band; off unless set
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActionSettings:
+        if self.reject is not None and self.quarantine is not None and self.reject < self.quarantine:
+            raise ValueError("reject must not be below quarantine")
+        if self.quarantine is not None and self.quarantine < self.add_header:
+            raise ValueError("quarantine must not be below add_header")
+        return self
+
+
+class WindowLimits(_Section):
+    sender: PositiveInt | None = None
+    domain: PositiveInt | None = None
+    ip: PositiveInt | None = None
+
+
+class FrequencyWindow(_Section):
+    seconds: PositiveInt
+    messages: WindowLimits = WindowLimits()
+    recipients: WindowLimits = WindowLimits()
+
+
+class FrequencySettings(_Section):
+    enabled: bool = True
+    windows: tuple[FrequencyWindow, ...] = (
+        FrequencyWindow(seconds=600, messages=WindowLimits(sender=20, domain=60, ip=60),
+                        recipients=WindowLimits(sender=100, domain=300, ip=300)),
+        FrequencyWindow(seconds=3600, messages=WindowLimits(sender=60, domain=200, ip=200),
+                        recipients=WindowLimits(sender=300, domain=1000, ip=1000)),
+        FrequencyWindow(seconds=86400, messages=WindowLimits(sender=300, domain=1000, ip=1000),
+                        recipients=WindowLimits(sender=1500, domain=5000, ip=5000)),
+    )
+    max_factor: Annotated[float, Field(ge=1)] = 3.0  # score grows with count/limit up to this
+    ignore_domains: tuple[str, ...] = ()  # shared providers whose domain total means nothing
+
+
+class OneWaySettings(_Section):
+    enabled: bool = True
+    min_messages: PositiveInt = 5
+    check_mx: bool = True
+
+
+class UnrelatedSettings(_Section):
+    enabled: bool = True
+    window: PositiveInt = 86400
+    min_recipients: PositiveInt = 10
+    ratio: Ratio = 0.8
+
+
+class TechnologySettings(_Section):
+    enabled: bool = True
+    check_ptr: bool = True
+    dynamic_ptr_patterns: tuple[str, ...] = (
+        r"(\d{1,3}[-.]){3}\d{1,3}",
+        r"\b(dyn|dynamic|dhcp|dsl|adsl|cable|ppp|pool|dialup|broadband|cust|client)[-.\d]",
+    )
+    require_tls: bool = True
+    mailer_patterns: tuple[str, ...] = (
+        r"(?i)\bPHPMailer\b",
+        r"(?i)\bMass ?Mailer\b",
+        r"(?i)\bAtomic ?Mail\b",
+        r"(?i)\bSendBlaster\b",
+        r"(?i)\bGroupMail\b",
+        r"(?i)\bMaxBulk\b",
+    )
+    bcc_bulk_recipients: PositiveInt = 10
+    open_list_addresses: PositiveInt = 20
+
+    @field_validator("dynamic_ptr_patterns", "mailer_patterns")
+    @classmethod
+    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return value
+
+
+class Settings(_Section):
+    milter: MilterSettings = MilterSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    dns: DnsSettings = DnsSettings()
+    local: LocalSettings = LocalSettings()
+    actions: ActionSettings = ActionSettings()
+    scores: dict[str, float] = Field(default_factory=default_scores)
+    frequency: FrequencySettings = FrequencySettings()
+    one_way_source: OneWaySettings = OneWaySettings()
+    unrelated_recipients: UnrelatedSettings = UnrelatedSettings()
+    technology: TechnologySettings = TechnologySettings()
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _known_symbols(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        unknown = sorted(set(value) - set(CATALOGUE))
+        if unknown:
+            raise ValueError(f"unknown symbol(s) {', '.join(map(str, unknown))}; "
+                             "see docs/symbols.md for the list")
+        return {**default_scores(), **value}
+
+    def score(self, name: str) -> float:
+        return self.scores.get(name, CATALOGUE[name].default_score)
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg, shown = "unknown key (see docs/configuration.md for the keys)", ""
+        lines.append(f"{path}: {loc.lstrip('.') or '(top level)'}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: Any, source: str = "<config>") -> Settings:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: (top level): expected a mapping of sections")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """--config, then $THURAC_CONFIG, then config/thurac.yaml, then /etc/thurac/thurac.yaml."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    for candidate in DEFAULT_PATHS:
+        if candidate.exists():
+            return candidate
+    return DEFAULT_PATHS[0]
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read and validate the YAML file; raise ConfigError naming file, key path and expectation."""
+    where = resolve_path(path)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: {at}invalid YAML: {problem}") from None
+    return parse_settings(data, str(where))
+
+
+def internal_networks(settings: Settings) -> Sequence[Network]:
+    return settings.local.internal_networks

@@ -1,0 +1,13 @@
+"""The few exception types thurac raises on purpose."""
+
+
+class ThuracError(Exception):
+    """Base class of thurac's own errors."""
+
+
+class ConfigError(ThuracError):
+    """The YAML configuration is unreadable or invalid; the message names file and key path."""
+
+
+class StoreError(ThuracError):
+    """The history store could not be opened or migrated."""

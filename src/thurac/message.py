@@ -1,0 +1,231 @@
+"""Everything known about one message, as immutable values, and the builder the milter fills."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import getaddresses
+from typing import Literal
+
+Direction = Literal["inbound", "outbound"]
+
+_MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
+
+
+def normalize_address(address: str) -> str:
+    """Strip angle brackets and blanks and lowercase, so one mailbox has one key."""
+    return address.strip().strip("<>").strip().lower()
+
+
+def domain_of(address: str) -> str:
+    """The domain part of an address ('' for the null sender or a bare local part)."""
+    _, _, domain = address.rpartition("@")
+    return domain.rstrip(".").lower() if "@" in address else ""
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    """The <id> tokens of a Message-ID, In-Reply-To or References header, lowercased."""
+    return tuple(m.lower() for m in _MSGID_RE.findall(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Facts about the SMTP client, as Postfix reported them."""
+
+    client_ip: str
+    client_name: str | None = None  # verified reverse name ({client_name}); None when unknown
+    helo: str = ""
+    tls_version: str | None = None
+    auth_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message: connection, envelope, header fields and (possibly truncated) body."""
+
+    connection: Connection
+    sender: str  # envelope sender, normalised; "" for the null sender (bounces)
+    recipients: tuple[str, ...]
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    body_truncated: bool = False
+    queue_id: str = "NOQUEUE"
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    direction: Direction = "inbound"
+
+    @property
+    def sender_domain(self) -> str:
+        return domain_of(self.sender)
+
+    def header_values(self, name: str) -> list[str]:
+        """All values of header `name` (case-insensitive), in order of arrival."""
+        lname = name.lower()
+        return [v for n, v in self.headers if n.lower() == lname]
+
+    def first_header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return values[0] if values else None
+
+    @property
+    def from_addresses(self) -> tuple[str, ...]:
+        """Every address found in every From header field."""
+        found = getaddresses(self.header_values("From"))
+        return tuple(normalize_address(addr) for _, addr in found if addr)
+
+    @property
+    def header_from(self) -> str:
+        """The first From address, or '' when there is none."""
+        addresses = self.from_addresses
+        return addresses[0] if addresses else ""
+
+    @property
+    def visible_recipients(self) -> tuple[str, ...]:
+        """Addresses listed in To and Cc."""
+        values = self.header_values("To") + self.header_values("Cc")
+        return tuple(normalize_address(a) for _, a in getaddresses(values) if "@" in a)
+
+    @property
+    def message_id(self) -> str | None:
+        value = self.first_header("Message-ID")
+        ids = message_ids(value) if value else ()
+        return ids[0] if ids else None
+
+    @property
+    def referenced_ids(self) -> tuple[str, ...]:
+        """Message-IDs this message answers (In-Reply-To, then References)."""
+        refs: list[str] = []
+        for name in ("In-Reply-To", "References"):
+            for value in self.header_values(name):
+                refs.extend(message_ids(value))
+        return tuple(dict.fromkeys(refs))
+
+    def header_block(self) -> str:
+        """The header section as text (unfolded values), as kept in the header log."""
+        return "".join(f"{name}: {value}\r\n" for name, value in self.headers)
+
+    def raw(self) -> bytes:
+        """Header section and body as bytes, for signature verification."""
+        head = "".join(f"{n}: {v}\r\n" for n, v in self.headers)
+        return head.encode("utf-8", "surrogateescape") + b"\r\n" + self.body
+
+
+def is_internal(ip: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """True when `ip` lies in one of `networks`; unparsable addresses are external."""
+    try:
+        addr = ipaddress.ip_address(ip.strip("[]").removeprefix("IPv6:"))
+    except ValueError:
+        return False
+    return any(addr in net for net in networks if addr.version == net.version)
+
+
+def classify_direction(
+    connection: Connection,
+    internal_networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> Direction:
+    """Outbound when the client authenticated or sits in an internal network."""
+    if connection.auth_user or is_internal(connection.client_ip, internal_networks):
+        return "outbound"
+    return "inbound"
+
+
+@dataclass
+class MessageBuilder:
+    """Mutable collector the milter fills callback by callback; `build()` freezes it."""
+
+    max_headers: int
+    max_body_bytes: int
+    client_ip: str = ""
+    client_name: str | None = None
+    helo: str = ""
+    tls_version: str | None = None
+    auth_user: str | None = None
+    sender: str = ""
+    recipients: list[str] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers_dropped: int = 0
+    body_parts: list[bytes] = field(default_factory=list)
+    body_size: int = 0
+    body_truncated: bool = False
+
+    def reset_message(self) -> None:
+        """Forget the previous transaction: a connection may carry several messages."""
+        self.sender = ""
+        self.recipients = []
+        self.headers = []
+        self.headers_dropped = 0
+        self.body_parts = []
+        self.body_size = 0
+        self.body_truncated = False
+
+    def add_recipients(self, recipients: Iterable[str]) -> None:
+        self.recipients.extend(normalize_address(r) for r in recipients)
+
+    def add_header(self, name: str, value: str) -> None:
+        if len(self.headers) >= self.max_headers:
+            self.headers_dropped += 1
+            return
+        self.headers.append((name, value))
+
+    def add_body(self, chunk: bytes) -> None:
+        room = self.max_body_bytes - self.body_size
+        if room <= 0:
+            self.body_truncated = True
+            return
+        if len(chunk) > room:
+            chunk = chunk[:room]
+            self.body_truncated = True
+        self.body_parts.append(chunk)
+        self.body_size += len(chunk)
+
+    def connection(self) -> Connection:
+        return Connection(
+            client_ip=self.client_ip,
+            client_name=self.client_name,
+            helo=self.helo,
+            tls_version=self.tls_version,
+            auth_user=self.auth_user,
+        )
+
+    def build(self, queue_id: str, direction: Direction, received_at: datetime) -> Message:
+        return Message(
+            connection=self.connection(),
+            sender=self.sender,
+            recipients=tuple(dict.fromkeys(self.recipients)),
+            headers=tuple(self.headers),
+            body=b"".join(self.body_parts),
+            body_truncated=self.body_truncated,
+            queue_id=queue_id,
+            received_at=received_at,
+            direction=direction,
+        )
+
+
+def parse_rfc822(data: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
+    """Split a stored message into header fields (name, unfolded value) and body, as a milter sees it.
+
+    Lenient: a line without a colon ends the header section, as in Postfix's cleanup.
+    """
+    normalized = data.replace(b"\r\n", b"\n")
+    head, sep, body = normalized.partition(b"\n\n")
+    if not sep and not head.strip():
+        return (), normalized
+    fields: list[tuple[str, str]] = []
+    lines = head.decode("utf-8", "surrogateescape").split("\n")
+    rest_start = len(lines)
+    for index, line in enumerate(lines):
+        if line[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value}\n{line}")
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name or " " in name.strip() or name != name.strip():
+            rest_start = index
+            break
+        fields.append((name, value.lstrip(" ")))
+    if rest_start < len(lines):
+        leftover = "\n".join(lines[rest_start:]).encode("utf-8", "surrogateescape")
+        body = leftover + (b"\n\n" + body if sep else b"")
+    return tuple(fields), body.replace(b"\n", b"\r\n")

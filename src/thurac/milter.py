@@ -1,0 +1,141 @@
+"""The milter adapter: the only importer of Milter. Callbacks → Message; Verdict → milter actions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import Milter
+
+from thurac.headers import is_spam_header, removals, sanitize, spam_headers
+from thurac.log import log_message
+from thurac.message import MessageBuilder, classify_direction
+from thurac.scanner import Outcome, Scanner
+from thurac.verdict import Verdict
+
+log = logging.getLogger("thurac.milter")
+
+# What thurac asks the MTA to allow: add/change headers and quarantine (Postfix hold queue).
+FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE
+
+
+def _name_or_none(name: str | None) -> str | None:
+    """Postfix says 'unknown' (or gives '[ip]') when the client has no verified name."""
+    if not name or name == "unknown" or name.startswith("["):
+        return None
+    return name
+
+
+def reject_text(verdict: Verdict) -> str:
+    """Short 5xx text naming the top symbols (libmilter needs '%' doubled)."""
+    names = ", ".join(s.name for s in verdict.top_symbols(3)) or "score"
+    return sanitize(f"Rejected as spam: {names}", 400).replace("%", "%%")
+
+
+class ThuracMilter(Milter.Base):  # type: ignore[misc]
+    """One object per SMTP connection; message state starts afresh at every MAIL FROM."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+        milter_settings = scanner.settings.milter
+        self.builder = MessageBuilder(max_headers=milter_settings.max_headers,
+                                      max_body_bytes=milter_settings.max_body_bytes)
+
+    def _macro(self, *names: str) -> str | None:
+        for name in names:
+            value = self.getsymval(name)
+            if value:
+                return str(value)
+        return None
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
+        if isinstance(hostaddr, tuple) and hostaddr:
+            self.builder.client_ip = str(hostaddr[0])
+        else:
+            self.builder.client_ip = self._macro("{client_addr}") or ""
+        self.builder.client_name = _name_or_none(self._macro("{client_name}") or hostname)
+        return Milter.CONTINUE
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def hello(self, heloname: str) -> int:
+        self.builder.helo = heloname or ""
+        self.builder.tls_version = self._macro("{tls_version}")
+        return Milter.CONTINUE
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def envfrom(self, mailfrom: str, *esmtp: str) -> int:
+        self.builder.reset_message()
+        self.builder.sender = mailfrom.strip().strip("<>").strip().lower()
+        self.builder.auth_user = self._macro("{auth_authen}")
+        self.builder.tls_version = self._macro("{tls_version}") or self.builder.tls_version
+        return Milter.CONTINUE
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def envrcpt(self, to: str, *esmtp: str) -> int:
+        self.builder.add_recipients([to])
+        return Milter.CONTINUE
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def header(self, name: str, value: str) -> int:
+        self.builder.add_header(name, value)
+        return Milter.CONTINUE
+
+    @Milter.noreply  # type: ignore[untyped-decorator]
+    def body(self, chunk: bytes) -> int:
+        self.builder.add_body(chunk)
+        return Milter.CONTINUE
+
+    def eom(self) -> int:
+        started = time.monotonic()
+        queue_id = self._macro("i", "{i}") or "NOQUEUE"
+        try:
+            direction = classify_direction(self.builder.connection(),
+                                           self.scanner.settings.local.internal_networks)
+            message = self.builder.build(queue_id, direction, datetime.now(UTC))
+            outcome = self.scanner.scan(message)
+            result = self._apply(message.headers, outcome.verdict)
+        except Exception:
+            log.exception("%s: internal error; applying on_error=%s", queue_id,
+                          self.scanner.settings.milter.on_error)
+            return self._on_error(queue_id)
+        log_message(message, outcome.verdict, (time.monotonic() - started) * 1000)
+        self._record(message, outcome)
+        return result
+
+    def _record(self, message: Any, outcome: Outcome) -> None:
+        try:
+            self.scanner.record(message, outcome)
+        except Exception:
+            log.exception("%s: could not queue the history record", message.queue_id)
+
+    def _apply(self, headers: tuple[tuple[str, str], ...], verdict: Verdict | None) -> int:
+        if verdict is None:
+            return Milter.ACCEPT
+        if verdict.action == "reject":
+            self.setreply("550", "5.7.1", reject_text(verdict))
+            return Milter.REJECT
+        if verdict.action == "tempfail":
+            self.setreply("451", "4.7.1", "Try again later")
+            return Milter.TEMPFAIL
+        for name, index in removals(headers, is_spam_header):
+            self.chgheader(name, index, None)
+        for name, value in spam_headers(verdict):
+            self.addheader(name, value)
+        if verdict.action == "quarantine":
+            names = ", ".join(s.name for s in verdict.top_symbols(3))
+            self.quarantine(sanitize(f"thurac score {verdict.score:.1f}: {names}", 200))
+        return Milter.ACCEPT
+
+    def _on_error(self, queue_id: str) -> int:
+        """thurac broke: never a 5xx, never a lost message."""
+        if self.scanner.settings.milter.on_error == "tempfail":
+            self.setreply("451", "4.7.1", "Temporary filter failure, try again later")
+            return Milter.TEMPFAIL
+        try:
+            self.addheader("X-Thurac-Report", "not scored: internal error")
+        except Exception:
+            log.exception("%s: could not add the error header", queue_id)
+        return Milter.ACCEPT

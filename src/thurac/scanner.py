@@ -1,0 +1,88 @@
+"""One message in, one verdict out: history read → checks → verdict; the record goes behind."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from thurac.checks import CheckContext
+from thurac.checks.unrelated_recipients import unrelated_of
+from thurac.config import Settings
+from thurac.dns import Resolver
+from thurac.message import Message
+from thurac.pipeline import run_checks
+from thurac.store.engine import make_engine, upgrade
+from thurac.store.history import History, read_history, window_lengths
+from thurac.store.recorder import Record, Recorder, write_record
+from thurac.verdict import Verdict, decide
+
+log = logging.getLogger("thurac.scanner")
+
+
+@dataclass
+class Outcome:
+    """A verdict (None for outbound mail, which is learned from, not scored) and its history."""
+
+    verdict: Verdict | None
+    history: History
+
+
+class Scanner:
+    def __init__(self, settings: Settings, engine: Engine, resolver: Resolver,
+                 recorder: Recorder | None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.resolver = resolver
+        self.recorder = recorder
+
+    def history(self, message: Message) -> History:
+        """The one read per message; a store failure degrades to 'unknown', never to an error."""
+        try:
+            with self.engine.connect() as conn:
+                return read_history(conn, message, self.settings)
+        except Exception as exc:
+            log.error("%s: history unavailable: %s", message.queue_id, exc)
+            return History.unknown()
+
+    def scan(self, message: Message) -> Outcome:
+        if message.direction == "outbound":
+            return Outcome(None, History.unknown())
+        history = self.history(message)
+        ctx = CheckContext(self.settings, self.resolver.session(self.settings.dns.budget))
+        symbols = run_checks(message, history, ctx)
+        return Outcome(decide(symbols, self.settings.actions), history)
+
+    def record(self, message: Message, outcome: Outcome) -> None:
+        """Hand the message to the recorder (written after the reply); no-op when read-only."""
+        if self.recorder is None:
+            return
+        unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()
+        self.recorder.submit(Record(message, outcome.verdict, unrelated,
+                                    self.settings.local.is_local_address))
+
+    def record_now(self, message: Message, outcome: Outcome) -> None:
+        """Write synchronously (offline `thurac check --record`)."""
+        unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()
+        with self.engine.begin() as conn:
+            write_record(conn, Record(message, outcome.verdict, unrelated,
+                                      self.settings.local.is_local_address))
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+        self.engine.dispose()
+
+
+def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
+    """Engine (migrated; a failure is logged and mail still flows), resolver and recorder."""
+    engine = make_engine(settings.database.url)
+    try:
+        upgrade(engine)
+    except Exception as exc:
+        log.error("store not ready, running without history until it is: %s", exc)
+    resolver = Resolver(settings.dns.nameservers, settings.dns.timeout, settings.dns.cache_size)
+    keep_minutes = max(window_lengths(settings)) // 60 + 2
+    recorder = Recorder(engine, keep_minutes) if recording else None
+    return Scanner(settings, engine, resolver, recorder)

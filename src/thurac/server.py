@@ -1,0 +1,48 @@
+"""Process life: the milter socket, signals (libmilter stops on SIGTERM/SIGINT), clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+
+import Milter
+
+from thurac.config import Settings
+from thurac.milter import FLAGS, ThuracMilter
+from thurac.scanner import open_scanner
+
+log = logging.getLogger("thurac.server")
+
+
+def _clear_stale_unix_socket(spec: str) -> None:
+    for prefix in ("unix:", "local:"):
+        if spec.startswith(prefix):
+            path = spec[len(prefix):]
+            try:
+                if stat.S_ISSOCK(os.stat(path).st_mode):
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+
+def run(settings: Settings, config_path: str) -> int:
+    """Serve until SIGTERM/SIGINT; history still queued is written before exit."""
+    scanner = open_scanner(settings)
+    Milter.factory = lambda: ThuracMilter(scanner)
+    Milter.set_flags(FLAGS)
+    _clear_stale_unix_socket(settings.milter.socket)
+    log.info("thurac starting: socket=%s config=%s database=%s mode=%s",
+             settings.milter.socket, config_path,
+             scanner.engine.url.render_as_string(hide_password=True), settings.actions.mode)
+    try:
+        Milter.runmilter("thurac", settings.milter.socket, settings.milter.timeout)
+    except Milter.milter.error as exc:
+        log.error("milter failed on %s: %s", settings.milter.socket, exc)
+        return 1
+    finally:
+        log.info("thurac stopping: writing queued history")
+        scanner.close()
+    log.info("thurac stopped")
+    return 0

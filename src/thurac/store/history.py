@@ -1,0 +1,118 @@
+"""History snapshot: everything the checks may know about the past, read in one go per message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from thurac.config import Settings
+from thurac.message import Message
+from thurac.store.schema import correspondents, rate_buckets, sent_messages, senders
+
+KEY_KINDS = ("sender", "domain", "ip")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    messages: int = 0
+    recipients: int = 0
+    unrelated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store knew before this message; `available` is False when it could not be read."""
+
+    available: bool = True
+    # (key kind, window seconds) -> counts before this message; kinds: sender, domain, ip
+    windows: Mapping[tuple[str, int], WindowCount] = field(default_factory=dict)
+    sender_messages: int = 0  # inbound messages seen from the envelope sender, ever
+    sender_written_to: bool = False  # a local user has written to the envelope sender
+    related_recipients: frozenset[str] = frozenset()  # recipients with a prior exchange
+
+    @classmethod
+    def unknown(cls) -> History:
+        """History when the store is away: no penalties that need the past."""
+        return cls(available=False)
+
+    def window(self, kind: str, seconds: int) -> WindowCount:
+        return self.windows.get((kind, seconds), WindowCount())
+
+
+def epoch_minute(when: datetime) -> int:
+    return int(when.timestamp() // 60)
+
+
+def keys_of(message: Message) -> dict[str, str]:
+    """The rate keys of a message; null senders (bounces) count by client IP only."""
+    keys = {"ip": message.connection.client_ip}
+    if message.sender:
+        keys["sender"] = message.sender
+        keys["domain"] = message.sender_domain
+    return keys
+
+
+def window_lengths(settings: Settings) -> list[int]:
+    lengths = {w.seconds for w in settings.frequency.windows}
+    lengths.add(settings.unrelated_recipients.window)
+    return sorted(lengths)
+
+
+def read_history(conn: Connection, message: Message, settings: Settings) -> History:
+    """One read of everything the checks need, in one connection."""
+    now_minute = epoch_minute(message.received_at)
+    lengths = window_lengths(settings)
+    keys = keys_of(message)
+    oldest = now_minute - (max(lengths) // 60) + 1
+
+    rows = conn.execute(
+        select(rate_buckets.c.kind, rate_buckets.c.minute, rate_buckets.c.messages,
+               rate_buckets.c.recipients, rate_buckets.c.unrelated)
+        .where(or_(*(and_(rate_buckets.c.kind == k, rate_buckets.c.key == v)
+                     for k, v in keys.items())))
+        .where(rate_buckets.c.minute >= oldest)
+    ).all()
+    sums: dict[tuple[str, int], list[int]] = {(k, s): [0, 0, 0] for k in keys for s in lengths}
+    for kind, minute, msgs, rcpts, unrel in rows:
+        age = now_minute - minute
+        for seconds in lengths:
+            if age < max(1, seconds // 60):
+                acc = sums[(kind, seconds)]
+                acc[0] += msgs
+                acc[1] += rcpts
+                acc[2] += unrel
+    windows = {key: WindowCount(*acc) for key, acc in sums.items()}
+
+    sender_messages = 0
+    written_to = False
+    related: set[str] = set()
+    if message.sender:
+        sender_messages = conn.execute(
+            select(senders.c.messages).where(senders.c.address == message.sender)
+        ).scalar() or 0
+        written_to = bool(conn.execute(
+            select(func.count()).select_from(correspondents)
+            .where(correspondents.c.remote == message.sender, correspondents.c.sent > 0)
+        ).scalar())
+        if written_to and message.recipients:
+            related.update(conn.execute(
+                select(correspondents.c.local)
+                .where(correspondents.c.remote == message.sender, correspondents.c.sent > 0,
+                       correspondents.c.local.in_(message.recipients))
+            ).scalars())
+    if message.referenced_ids:
+        # A reply to a message one of our users sent relates that user to this sender.
+        related.update(conn.execute(
+            select(sent_messages.c.local)
+            .where(sent_messages.c.message_id.in_(message.referenced_ids[:50]))
+        ).scalars())
+    return History(
+        available=True,
+        windows=windows,
+        sender_messages=int(sender_messages),
+        sender_written_to=written_to,
+        related_recipients=frozenset(related & set(message.recipients)),
+    )

@@ -1,0 +1,219 @@
+"""Writes behind the reply: events, header log, relationships and rate buckets, in batched commits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, insert
+from sqlalchemy.dialects import postgresql, sqlite
+
+from thurac.message import Message
+from thurac.store.history import epoch_minute, keys_of
+from thurac.store.schema import (
+    correspondents,
+    events,
+    header_log,
+    rate_buckets,
+    senders,
+    sent_messages,
+)
+from thurac.verdict import Verdict
+
+log = logging.getLogger("thurac.recorder")
+
+BATCH = 200  # records per commit at most
+MAX_PENDING = 50000  # records held in memory while the database is away
+PURGE_EVERY = 600.0  # seconds between deletions of expired rate buckets
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What happened to one message, as the recorder needs it."""
+
+    message: Message
+    verdict: Verdict | None  # None for outbound mail, which is not scored
+    unrelated: tuple[str, ...]
+    is_local: Callable[[str], bool]
+
+
+def _upsert(conn: Connection, table: Table, keys: Sequence[str], row: dict[str, Any],
+            add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
+    """Insert `row`, or add the `add` columns and replace the `replace` columns of the existing one."""
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(**row)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**row)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    changes: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
+    changes.update({c: stmt.excluded[c] for c in replace})
+    if changes:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt)
+
+
+def write_record(conn: Connection, record: Record) -> None:
+    """All rows for one message; idempotent per message apart from the counters."""
+    msg, verdict = record.message, record.verdict
+    when = msg.received_at
+    symbols = [] if verdict is None else [
+        {"name": s.name, "score": s.score, "reason": s.reason} for s in verdict.symbols
+    ]
+    event_id = conn.execute(insert(events).values(
+        received_at=when, direction=msg.direction, queue_id=msg.queue_id[:64],
+        client_ip=msg.connection.client_ip[:64], client_name=(msg.connection.client_name or None),
+        helo=msg.connection.helo[:255], tls_version=msg.connection.tls_version,
+        auth_user=msg.connection.auth_user, sender=msg.sender[:320],
+        sender_domain=msg.sender_domain[:255], header_from=msg.header_from[:320],
+        message_id=(msg.message_id or None) and msg.message_id[:500],
+        recipients=json.dumps(list(msg.recipients)), recipient_count=len(msg.recipients),
+        unrelated_count=len(record.unrelated),
+        score=None if verdict is None else verdict.score,
+        action="accept" if verdict is None else verdict.action,
+        symbols=json.dumps(symbols),
+    )).inserted_primary_key[0]  # type: ignore[index]
+    conn.execute(insert(header_log).values(
+        event_id=event_id, received_at=when, queue_id=msg.queue_id[:64],
+        headers=msg.header_block(),
+    ))
+    if msg.direction == "outbound":
+        _record_outbound(conn, record)
+    else:
+        _record_inbound(conn, record)
+
+
+def _record_outbound(conn: Connection, record: Record) -> None:
+    msg = record.message
+    if not msg.sender:
+        return
+    for rcpt in msg.recipients:
+        if rcpt != msg.sender:
+            _upsert(conn, correspondents, ("local", "remote"),
+                    {"local": msg.sender, "remote": rcpt, "first_seen": msg.received_at,
+                     "last_seen": msg.received_at, "sent": 1, "received": 0},
+                    add=("sent",), replace=("last_seen",))
+    if msg.message_id:
+        _upsert(conn, sent_messages, ("message_id",),
+                {"message_id": msg.message_id[:500], "local": msg.sender,
+                 "sent_at": msg.received_at})
+
+
+def _record_inbound(conn: Connection, record: Record) -> None:
+    msg = record.message
+    minute = epoch_minute(msg.received_at)
+    for kind, key in keys_of(msg).items():
+        _upsert(conn, rate_buckets, ("kind", "key", "minute"),
+                {"kind": kind, "key": key[:320], "minute": minute, "messages": 1,
+                 "recipients": len(msg.recipients), "unrelated": len(record.unrelated)},
+                add=("messages", "recipients", "unrelated"))
+    if not msg.sender:
+        return
+    _upsert(conn, senders, ("address",),
+            {"address": msg.sender[:320], "first_seen": msg.received_at,
+             "last_seen": msg.received_at, "messages": 1},
+            add=("messages",), replace=("last_seen",))
+    for rcpt in msg.recipients:
+        if record.is_local(rcpt) and rcpt != msg.sender:
+            _upsert(conn, correspondents, ("local", "remote"),
+                    {"local": rcpt, "remote": msg.sender, "first_seen": msg.received_at,
+                     "last_seen": msg.received_at, "sent": 0, "received": 1},
+                    add=("received",), replace=("last_seen",))
+
+
+def purge_buckets(conn: Connection, older_than_minute: int) -> int:
+    result = conn.execute(delete(rate_buckets).where(rate_buckets.c.minute < older_than_minute))
+    return result.rowcount or 0
+
+
+class Recorder:
+    """A background thread that drains a queue into the database in batched transactions."""
+
+    def __init__(self, engine: Engine, keep_minutes: int) -> None:
+        self._engine = engine
+        self._keep_minutes = keep_minutes
+        self._queue: queue.Queue[Record | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="thurac-recorder", daemon=True)
+        self._last_purge = 0.0
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread.start()
+
+    def submit(self, record: Record) -> None:
+        """Queue a record; never blocks the SMTP reply."""
+        if self._queue.qsize() >= MAX_PENDING:
+            log.error("recorder backlog full (%d); dropping history of %s",
+                      MAX_PENDING, record.message.queue_id)
+            return
+        self._idle.clear()
+        self._queue.put(record)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything queued so far is written (tests, `check --record`, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and self._idle.wait(0.05):
+                return True
+        return False
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.flush(timeout)
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _drain(self, first: Record) -> list[Record]:
+        batch = [first]
+        while len(batch) < BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._write(self._drain(item))
+            if self._queue.empty():
+                self._idle.set()
+
+    def _write(self, batch: Iterable[Record]) -> None:
+        batch = list(batch)
+        for attempt in range(3):
+            try:
+                with self._engine.begin() as conn:
+                    for record in batch:
+                        write_record(conn, record)
+                    self._maybe_purge(conn)
+                return
+            except Exception:
+                log.exception("recorder: writing %d record(s) failed (attempt %d)",
+                              len(batch), attempt + 1)
+                time.sleep(0.2 * (attempt + 1))
+        ids = ",".join(r.message.queue_id for r in batch[:20])
+        log.error("recorder: gave up on history of %d message(s): %s", len(batch), ids)
+
+    def _maybe_purge(self, conn: Connection) -> None:
+        now = time.time()
+        if now - self._last_purge < PURGE_EVERY:
+            return
+        self._last_purge = now
+        purged = purge_buckets(conn, int(now // 60) - self._keep_minutes)
+        if purged:
+            log.info("recorder: purged %d expired rate bucket(s)", purged)

@@ -1,0 +1,95 @@
+"""Tables of the history store (SQLAlchemy Core). Alembic migrations create them; keep both in step."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# One row per message seen: what a re-score or an `explain` needs later.
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("direction", String(8), nullable=False),
+    Column("queue_id", String(64), nullable=False, index=True),
+    Column("client_ip", String(64), nullable=False),
+    Column("client_name", String(255)),
+    Column("helo", String(255), nullable=False),
+    Column("tls_version", String(32)),
+    Column("auth_user", String(255)),
+    Column("sender", String(320), nullable=False, index=True),
+    Column("sender_domain", String(255), nullable=False),
+    Column("header_from", String(320), nullable=False),
+    Column("message_id", String(500)),
+    Column("recipients", Text, nullable=False),  # JSON list
+    Column("recipient_count", Integer, nullable=False),
+    Column("unrelated_count", Integer, nullable=False),
+    Column("score", Float),
+    Column("action", String(16), nullable=False),
+    Column("symbols", Text, nullable=False),  # JSON list of {name, score, reason}
+)
+
+# Raw header block of every message, kept at least 180 days (Decree 91/2020 art. 10.6).
+header_log = Table(
+    "header_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("queue_id", String(64), nullable=False, index=True),
+    Column("headers", Text, nullable=False),
+)
+
+# Pairs (local user, remote address) and how much mail went each way.
+correspondents = Table(
+    "correspondents", metadata,
+    Column("local", String(320), primary_key=True),
+    Column("remote", String(320), primary_key=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("sent", Integer, nullable=False, default=0),  # local -> remote
+    Column("received", Integer, nullable=False, default=0),  # remote -> local
+    Index("ix_correspondents_remote", "remote"),
+)
+
+# Inbound totals per envelope sender (one-way source detection).
+senders = Table(
+    "senders", metadata,
+    Column("address", String(320), primary_key=True),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("messages", Integer, nullable=False, default=0),
+)
+
+# Per-minute counts per key: sliding windows are sums over buckets, not counts of raw events.
+rate_buckets = Table(
+    "rate_buckets", metadata,
+    Column("kind", String(8), primary_key=True),  # sender | domain | ip
+    Column("key", String(320), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),  # Unix time // 60
+    Column("messages", Integer, nullable=False, default=0),
+    Column("recipients", Integer, nullable=False, default=0),
+    Column("unrelated", Integer, nullable=False, default=0),
+    Index("ix_rate_buckets_minute", "minute"),
+)
+
+# Message-IDs our users sent, so a reply to one of them is recognised.
+sent_messages = Table(
+    "sent_messages", metadata,
+    Column("message_id", String(500), primary_key=True),
+    Column("local", String(320), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, index=True),
+)

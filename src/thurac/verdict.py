@@ -1,0 +1,55 @@
+"""Σ symbol scores, thresholds and mode from YAML → one Verdict value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from thurac.config import ActionSettings
+from thurac.symbols import Symbol
+
+Action = Literal["accept", "add_header", "tempfail", "quarantine", "reject"]
+_SEVERITY: dict[Action, int] = {
+    "accept": 0, "add_header": 1, "tempfail": 2, "quarantine": 3, "reject": 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    score: float
+    required: float  # the add_header threshold, shown in X-Spam-Status
+    action: Action  # what the MTA is told
+    intended: Action  # what enforce mode would have done (differs in tag-only mode)
+    symbols: tuple[Symbol, ...]
+
+    @property
+    def is_spam(self) -> bool:
+        return self.score >= self.required
+
+    def top_symbols(self, count: int = 3) -> list[Symbol]:
+        """The highest-scoring positive symbols, for a short reject reason."""
+        positive = [s for s in self.symbols if s.score > 0]
+        return sorted(positive, key=lambda s: -s.score)[:count]
+
+
+def decide(symbols: Iterable[Symbol], actions: ActionSettings) -> Verdict:
+    """The action of the highest threshold the score reaches; tag-only never blocks."""
+    found = tuple(symbols)
+    score = round(sum(s.score for s in found), 2)
+    thresholds: list[tuple[Action, float | None]] = [
+        ("add_header", actions.add_header),
+        ("tempfail", actions.tempfail),
+        ("quarantine", actions.quarantine),
+        ("reject", actions.reject),
+    ]
+    intended: Action = "accept"
+    for action, threshold in thresholds:
+        if threshold is not None and score >= threshold and (
+            _SEVERITY[action] > _SEVERITY[intended]
+        ):
+            intended = action
+    action = intended
+    if actions.mode == "tag-only" and _SEVERITY[intended] > _SEVERITY["add_header"]:
+        action = "add_header"
+    return Verdict(score, actions.add_header, action, intended, found)
