@@ -12,7 +12,9 @@ in one place:
   budget is spent, further lookups return ``temperror`` without sending a
   packet (answers already in the cache are still served: that costs nothing);
 * **a shared, bounded, TTL-honouring answer cache** (dnspython's
-  ``LRUCache``, which caches negative answers too);
+  ``LRUCache``, with dnspython's own keys); NXDOMAIN and no-data answers are
+  cached too, for the SOA minimum (or 5 minutes when there is no SOA);
+  failures are never cached;
 * **no exceptions for DNS failures**: timeouts, SERVFAIL, unreachable
   servers, malformed replies all come back as a :class:`Lookup` whose status
   is ``"temperror"``; the reason is in ``Lookup.error`` and in the session's
@@ -22,18 +24,22 @@ in one place:
   network traffic;
 * **plain-text results**: callers never see dnspython objects.
 
-dnspython does the protocol work.  Truncated UDP answers are retried over TCP
-by ``dns.resolver.Resolver.resolve`` itself (``_Resolution.query_result``
-turns a ``dns.message.Truncated`` into a TCP retry to the same server), and we
-advertise an EDNS0 buffer of 1232 bytes (DNS flag day 2020) so most answers,
-DKIM keys included, fit in one UDP datagram.
+dnspython does the protocol work (building queries, UDP/TCP exchanges,
+matching replies, following CNAME chains, caching), but the retry loop is our
+own, in :meth:`Resolver._resolve`.  ``dns.resolver.Resolver.resolve`` would
+also retry truncated UDP answers over TCP (it does), but between rounds of
+nameservers it sleeps a backoff (0.1 s, doubling up to 2 s) *before*
+checking its lifetime, so a timed-out query overruns its lifetime by that
+sleep; with a per-message budget that overrun adds up.  Our loop never
+sleeps and never starts an attempt past the deadline.  Truncated UDP answers
+are repeated over TCP; we advertise an EDNS0 buffer of 1232 bytes (DNS flag
+day 2020), so most answers, DKIM keys included, fit in one UDP datagram.
 
 Threading: one :class:`Resolver` (and its cache) is shared by all milter
-connection threads; ``dns.resolver.Resolver.resolve`` keeps its per-query
-state in a local object and ``LRUCache`` is locked, and we never mutate the
-dnspython resolver after construction.  A :class:`DnsSession` belongs to one
-message; its bookkeeping is locked anyway, so using it from helper threads is
-safe.
+connection threads.  It is immutable after construction except for the
+cache, and ``LRUCache`` has its own lock; each query keeps its state in local
+variables.  A :class:`DnsSession` belongs to one message; its bookkeeping is
+locked anyway, so using it from helper threads is safe.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ class Lookup:
     * other types: dnspython's presentation format.
 
     At most :data:`MAX_VALUES` values are kept.  ``ttl`` is the remaining
-    time-to-live in seconds for ``ok``/``nodata`` answers (0 otherwise) and
+    time-to-live in seconds of the (possibly cached) answer, 0 for failures;
     ``error`` says why a lookup failed; neither takes part in equality, so
     two lookups are equal when they give the same answer.
     """

@@ -121,7 +121,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             self.setreply("451", "4.7.1", "Try again later")
             return Milter.TEMPFAIL
         for name, index in removals(headers, is_spam_header):
-            self.chgheader(name, index, None)
+            self.chgheader(name, index, "")
         for name, value in spam_headers(verdict):
             self.addheader(name, value)
         if verdict.action == "quarantine":

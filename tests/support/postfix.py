@@ -687,8 +687,9 @@ class PrivatePostfix:
             err = exc.smtp_error
             text = err.decode(errors="replace") if isinstance(err, bytes) else str(err)
             return SendResult(exc.smtp_code, text, stage, None, refused)
-        except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            return SendResult(0, f"disconnected: {exc}", stage, None, refused)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            # Dropped connection, refused connect or socket timeout: no SMTP code.
+            return SendResult(0, f"{type(exc).__name__}: {exc}", stage, None, refused)
         finally:
             if smtp is not None:
                 with contextlib.suppress(smtplib.SMTPException, OSError):

@@ -1,0 +1,37 @@
+# The two commands: `make run` starts thurac, `make test` runs the whole suite.
+# Both install what they need (Debian packages via apt, Python packages into .venv).
+PYTHON ?= python3
+VENV ?= .venv
+CONFIG ?= config/thurac.yaml
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint typecheck bench deps clean
+
+$(VENV)/.installed: pyproject.toml
+	./tools/install-deps.sh run
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+deps: $(VENV)/.installed
+
+run: deps
+	$(VENV)/bin/thurac run --config $(CONFIG)
+
+test: deps
+	./tools/install-deps.sh test
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: deps
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+
+typecheck: lint
+
+bench: deps
+	./tools/install-deps.sh test
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,198 @@
+"""The milter adapter, driven through pymilter's TestCtx: callbacks in, milter actions out."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import Milter
+import pytest
+from Milter.testctx import TestCtx
+
+from thurac.config import parse_settings
+from thurac.milter import FLAGS, ThuracMilter
+from thurac.scanner import Scanner, open_scanner
+from tests.support.dns_server import TestDnsServer
+
+
+class RecordingCtx(TestCtx):  # type: ignore[misc]
+    """TestCtx that also remembers quarantine requests (pymilter's raises NotImplemented)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quarantined: str | None = None
+
+    def quarantine(self, reason: str) -> None:
+        self.quarantined = reason
+
+
+@pytest.fixture(scope="module")
+def dns() -> Iterator[TestDnsServer]:
+    with TestDnsServer() as server:
+        yield server
+
+
+def make_scanner(tmp_path: Path, dns: TestDnsServer, **overrides: Any) -> Scanner:
+    data: dict[str, Any] = {
+        "database": {"url": f"sqlite:///{tmp_path}/thurac.db"},
+        "dns": {"nameservers": [dns.address], "timeout": 0.5, "budget": 2},
+        "local": {"domains": ["example.test"], "internal_networks": ["10.0.0.0/8"],
+                  "authserv_id": "mx.example.test"},
+        "actions": {"add_header": 5, "quarantine": 10, "reject": 15},
+    }
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    return open_scanner(parse_settings(data))
+
+
+@pytest.fixture
+def scanner(tmp_path: Path, dns: TestDnsServer) -> Iterator[Scanner]:
+    s = make_scanner(tmp_path, dns)
+    yield s
+    s.close()
+
+
+def feed(scanner: Scanner, raw: bytes, sender: str, *rcpts: str, ip: str = "203.0.113.9",
+         helo: str = "mail.sender.test", macros: dict[str, str] | None = None) -> RecordingCtx:
+    Milter.factory = lambda: ThuracMilter(scanner)
+    Milter.set_flags(FLAGS)
+    ctx = RecordingCtx()
+    ctx._setsymval("i", "4XQID123")
+    for name, value in (macros or {}).items():
+        ctx._setsymval(name, value)
+    assert ctx._connect(helo=helo, ip=ip) == Milter.CONTINUE
+    ctx.rc = ctx._feedFile(io.BytesIO(raw), sender, *rcpts)
+    return ctx
+
+
+PLAIN = (b"From: Ann <ann@sender.test>\nTo: bob@example.test\nSubject: hello\n"
+         b"Date: Mon, 23 Nov 2026 10:00:00 +0700\nMessage-ID: <m1@sender.test>\n\nHi Bob\n")
+
+
+def test_clean_message_is_accepted_with_spam_headers(scanner: Scanner) -> None:
+    ctx = feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")
+    assert ctx.rc == Milter.ACCEPT
+    assert ctx._msg["X-Spam-Flag"] == "NO"
+    assert ctx._msg["X-Spam-Status"].startswith("No, score=")
+    assert "X-Thurac-Report" in ctx._msg
+    assert ctx.quarantined is None
+
+
+def test_forged_spam_flag_from_outside_is_removed(scanner: Scanner) -> None:
+    raw = b"X-Spam-Flag: NO\nX-Spam-Score: -100\n" + PLAIN
+    ctx = feed(scanner, raw, "ann@sender.test", "bob@example.test")
+    assert ctx._msg.get_all("X-Spam-Flag") == ["NO"]  # ours, exactly one
+    assert ctx._msg.get_all("X-Spam-Score") != ["-100"]
+    assert len(ctx._msg.get_all("X-Spam-Score")) == 1
+
+
+def test_high_score_is_rejected_with_550_naming_top_symbols(tmp_path: Path,
+                                                           dns: TestDnsServer) -> None:
+    s = make_scanner(tmp_path, dns, actions={"add_header": 1, "quarantine": 2, "reject": 3})
+    try:
+        raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
+        ctx = feed(s, raw, "x@sender.test", "bob@example.test", helo="[203.0.113.9]")
+    finally:
+        s.close()
+    assert ctx.rc == Milter.REJECT
+    code, xcode, text = ctx._reply
+    assert (code, xcode) == ("550", "5.7.1")
+    assert text.startswith("Rejected as spam: ") and "C22_TECH_MAILER" in text
+
+
+def test_middle_score_goes_to_quarantine(tmp_path: Path, dns: TestDnsServer) -> None:
+    s = make_scanner(tmp_path, dns, actions={"add_header": 1, "quarantine": 2, "reject": 100})
+    try:
+        raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
+        ctx = feed(s, raw, "x@sender.test", "bob@example.test")
+    finally:
+        s.close()
+    assert ctx.rc == Milter.ACCEPT
+    assert ctx.quarantined is not None and "C22_TECH_MAILER" in ctx.quarantined
+    assert ctx._msg["X-Spam-Flag"] == "YES"
+
+
+def test_tag_only_mode_never_rejects(tmp_path: Path, dns: TestDnsServer) -> None:
+    s = make_scanner(tmp_path, dns, actions={"mode": "tag-only", "add_header": 1,
+                                             "quarantine": 2, "reject": 3})
+    try:
+        raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
+        ctx = feed(s, raw, "x@sender.test", "bob@example.test", helo="[203.0.113.9]")
+    finally:
+        s.close()
+    assert ctx.rc == Milter.ACCEPT
+    assert ctx.quarantined is None
+    assert ctx._msg["X-Spam-Flag"] == "YES"
+
+
+def test_authenticated_client_is_outbound_and_not_scored(scanner: Scanner) -> None:
+    ctx = feed(scanner, PLAIN, "bob@example.test", "ann@sender.test",
+               macros={"{auth_authen}": "bob"})
+    assert ctx.rc == Milter.ACCEPT
+    assert "X-Spam-Flag" not in ctx._msg
+
+
+def test_reply_to_a_local_user_is_not_unrelated(scanner: Scanner) -> None:
+    out = (b"From: bob@example.test\nTo: ann@sender.test\nMessage-ID: <out-1@example.test>\n"
+           b"Date: Mon, 23 Nov 2026 09:00:00 +0700\n\nquestion\n")
+    feed(scanner, out, "bob@example.test", "ann@sender.test", ip="10.1.2.3")
+    assert scanner.recorder is not None and scanner.recorder.flush()
+    reply = (b"From: ann@sender.test\nTo: bob@example.test\nIn-Reply-To: <out-1@example.test>\n"
+             b"Message-ID: <r1@sender.test>\nDate: Mon, 23 Nov 2026 10:00:00 +0700\n\nanswer\n")
+    ctx = feed(scanner, reply, "ann@sender.test", "bob@example.test")
+    assert "C22_UNRELATED" not in ctx._msg["X-Spam-Status"]
+    first_contact = feed(scanner, PLAIN.replace(b"bob@", b"carol@"), "ann@sender.test",
+                         "carol@example.test")
+    assert "C22_UNRELATED_RCPT" in first_contact._msg["X-Spam-Status"]
+
+
+def test_internal_error_accepts_with_header_by_default(scanner: Scanner,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_message: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(scanner, "scan", broken)
+    ctx = feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")
+    assert ctx.rc == Milter.ACCEPT
+    assert ctx._msg["X-Thurac-Report"] == "not scored: internal error"
+
+
+def test_internal_error_tempfails_when_configured(tmp_path: Path, dns: TestDnsServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    s = make_scanner(tmp_path, dns, milter={"on_error": "tempfail"})
+
+    def broken(_message: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(s, "scan", broken)
+    try:
+        ctx = feed(s, PLAIN, "ann@sender.test", "bob@example.test")
+    finally:
+        s.close()
+    assert ctx.rc == Milter.TEMPFAIL
+    assert ctx._reply[:2] == ("451", "4.7.1")
+
+
+def test_unreadable_store_still_gives_a_verdict(tmp_path: Path, dns: TestDnsServer) -> None:
+    s = make_scanner(tmp_path, dns)
+    s.engine.dispose()
+    (tmp_path / "thurac.db").write_bytes(b"this is not a database" * 100)
+    try:
+        ctx = feed(s, PLAIN, "ann@sender.test", "bob@example.test")
+    finally:
+        s.close()
+    assert ctx.rc == Milter.ACCEPT
+    assert "THURAC_HISTORY_UNAVAILABLE" in ctx._msg["X-Spam-Status"]
+
+
+def test_giant_body_is_bounded_and_still_accepted(tmp_path: Path, dns: TestDnsServer) -> None:
+    s = make_scanner(tmp_path, dns, milter={"max_body_bytes": 1000})
+    try:
+        ctx = feed(s, PLAIN + b"x" * 200_000 + b"\n", "ann@sender.test", "bob@example.test")
+        builder = ctx._priv.builder
+    finally:
+        s.close()
+    assert ctx.rc == Milter.ACCEPT
+    assert builder.body_size == 1000 and builder.body_truncated

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages thurac needs, only those missing. Usage: install-deps.sh run|test
+# "test" adds Postfix (installed without configuring or starting the system's own service:
+# the tests run a private instance with their own config and queue directories).
+set -euo pipefail
+what=${1:-run}
+
+need=()
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+for pkg in libmilter-dev gcc make; do have "$pkg" || need+=("$pkg"); done
+# A Python that can build pymilter: headers and venv. pyenv/other Pythons bring their own.
+if ! python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"]+"/Python.h"))'; then
+  need+=(python3-dev)
+fi
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ "$what" = test ]; then
+  for pkg in postfix; do have "$pkg" || need+=("$pkg"); done
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: need root to install: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "install-deps: apt-get install ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# Keep apt from starting (or restarting) the system's own Postfix service.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  guard=/usr/sbin/policy-rc.d
+fi
+trap '[ -n "$guard" ] && rm -f "$guard"' EXIT
+apt-get update -qq
+apt-get install -y -q --no-install-recommends "${need[@]}"
