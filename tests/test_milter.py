@@ -9,7 +9,7 @@ from typing import Any
 
 import Milter
 import pytest
-from Milter.testctx import TestCtx
+from Milter.testctx import TestCtx as MilterTestCtx
 
 from thurac.config import parse_settings
 from thurac.milter import FLAGS, ThuracMilter
@@ -17,8 +17,15 @@ from thurac.scanner import Scanner, open_scanner
 from tests.support.dns_server import TestDnsServer
 
 
-class RecordingCtx(TestCtx):  # type: ignore[misc]
-    """TestCtx that also remembers quarantine requests (pymilter's raises NotImplemented)."""
+# Offer the milter every protocol step but no "no reply" flags: TestCtx treats NOREPLY as a failure.
+_NO_REPLY_FLAGS = (Milter.P_NR_CONN | Milter.P_NR_HELO | Milter.P_NR_MAIL | Milter.P_NR_RCPT
+                   | Milter.P_NR_DATA | Milter.P_NR_UNKN | Milter.P_NR_EOH | Milter.P_NR_BODY
+                   | Milter.P_NR_HDR)
+MilterTestCtx.default_opts = [Milter.CURR_ACTS, 0x1FFFFF & ~_NO_REPLY_FLAGS, 0, 0]
+
+
+class RecordingCtx(MilterTestCtx):  # type: ignore[misc]
+    """MilterTestCtx that also remembers quarantine requests (pymilter's raises NotImplemented)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -31,6 +38,10 @@ class RecordingCtx(TestCtx):  # type: ignore[misc]
 @pytest.fixture(scope="module")
 def dns() -> Iterator[TestDnsServer]:
     with TestDnsServer() as server:
+        # A well-run sender: MX, forward-confirmed reverse DNS.
+        server.add("sender.test", "MX", "10 mail.sender.test")
+        server.add("mail.sender.test", "A", "203.0.113.9")
+        server.add_ptr("203.0.113.9", "mail.sender.test")
         yield server
 
 

@@ -52,10 +52,11 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
-        if isinstance(hostaddr, tuple) and hostaddr:
-            self.builder.client_ip = str(hostaddr[0])
-        else:
-            self.builder.client_ip = self._macro("{client_addr}") or ""
+        # libmilter gives (ip, port[, ...]) for inet sockets; test harnesses give the bare ip.
+        address = hostaddr[0] if isinstance(hostaddr, tuple) and hostaddr else hostaddr
+        self.builder.client_ip = (
+            str(address) if isinstance(address, str) and address else ""
+        ) or self._macro("{client_addr}") or ""
         self.builder.client_name = _name_or_none(self._macro("{client_name}") or hostname)
         return Milter.CONTINUE
 
