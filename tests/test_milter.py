@@ -10,12 +10,11 @@ from typing import Any
 import Milter
 import pytest
 from Milter.testctx import TestCtx as MilterTestCtx
+from tests.support.dns_server import TestDnsServer
 
 from thurac.config import parse_settings
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
-from tests.support.dns_server import TestDnsServer
-
 
 # Offer the milter every protocol step but no "no reply" flags: TestCtx treats NOREPLY as a failure.
 _NO_REPLY_FLAGS = (Milter.P_NR_CONN | Milter.P_NR_HELO | Milter.P_NR_MAIL | Milter.P_NR_RCPT

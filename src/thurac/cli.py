@@ -90,7 +90,8 @@ def message_from_file(args: argparse.Namespace, settings: Settings) -> Message:
 
 def _print_verdict(message: Message, verdict: Verdict | None, as_json: bool) -> None:
     if verdict is None:
-        out = {"score": None, "action": "learn", "direction": message.direction, "symbols": []}
+        out: dict[str, object] = {"score": None, "action": "learn",
+                                  "direction": message.direction, "symbols": []}
         print(json.dumps(out) if as_json else
               "outbound message (authenticated or internal client): not scored, learned from")
         return

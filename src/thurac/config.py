@@ -1,4 +1,4 @@
-"""YAML → frozen, validated settings. Unknown keys are errors; every error names file and key path."""
+"""YAML → frozen, validated settings. Unknown keys are errors; errors name file and key path."""
 
 from __future__ import annotations
 
@@ -141,7 +141,8 @@ class ActionSettings(_Section):
 
     @model_validator(mode="after")
     def _ordered(self) -> ActionSettings:
-        if self.reject is not None and self.quarantine is not None and self.reject < self.quarantine:
+        quarantine, reject = self.quarantine, self.reject
+        if reject is not None and quarantine is not None and reject < quarantine:
             raise ValueError("reject must not be below quarantine")
         if self.quarantine is not None and self.quarantine < self.add_header:
             raise ValueError("quarantine must not be below add_header")

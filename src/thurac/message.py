@@ -204,7 +204,7 @@ class MessageBuilder:
 
 
 def parse_rfc822(data: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
-    """Split a stored message into header fields (name, unfolded value) and body, as a milter sees it.
+    """Split a stored message into header fields and body, as a milter would see them.
 
     Lenient: a line without a colon ends the header section, as in Postfix's cleanup.
     """

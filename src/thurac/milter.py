@@ -1,4 +1,4 @@
-"""The milter adapter: the only importer of Milter. Callbacks → Message; Verdict → milter actions."""
+"""The milter adapter, the only importer of Milter: callbacks → Message; Verdict → actions."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from thurac.scanner import Outcome, Scanner
 from thurac.verdict import Verdict
 
 log = logging.getLogger("thurac.milter")
+
+CONTINUE: int = Milter.CONTINUE
+ACCEPT: int = Milter.ACCEPT
+REJECT: int = Milter.REJECT
+TEMPFAIL: int = Milter.TEMPFAIL
 
 # What thurac asks the MTA to allow: add/change headers and quarantine (Postfix hold queue).
 FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE
@@ -58,13 +63,13 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             str(address) if isinstance(address, str) and address else ""
         ) or self._macro("{client_addr}") or ""
         self.builder.client_name = _name_or_none(self._macro("{client_name}") or hostname)
-        return Milter.CONTINUE
+        return CONTINUE
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def hello(self, heloname: str) -> int:
         self.builder.helo = heloname or ""
         self.builder.tls_version = self._macro("{tls_version}")
-        return Milter.CONTINUE
+        return CONTINUE
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def envfrom(self, mailfrom: str, *esmtp: str) -> int:
@@ -72,22 +77,22 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         self.builder.sender = mailfrom.strip().strip("<>").strip().lower()
         self.builder.auth_user = self._macro("{auth_authen}")
         self.builder.tls_version = self._macro("{tls_version}") or self.builder.tls_version
-        return Milter.CONTINUE
+        return CONTINUE
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def envrcpt(self, to: str, *esmtp: str) -> int:
         self.builder.add_recipients([to])
-        return Milter.CONTINUE
+        return CONTINUE
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def header(self, name: str, value: str) -> int:
         self.builder.add_header(name, value)
-        return Milter.CONTINUE
+        return CONTINUE
 
     @Milter.noreply  # type: ignore[untyped-decorator]
     def body(self, chunk: bytes) -> int:
         self.builder.add_body(chunk)
-        return Milter.CONTINUE
+        return CONTINUE
 
     def eom(self) -> int:
         started = time.monotonic()
@@ -114,13 +119,13 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
 
     def _apply(self, headers: tuple[tuple[str, str], ...], verdict: Verdict | None) -> int:
         if verdict is None:
-            return Milter.ACCEPT
+            return ACCEPT
         if verdict.action == "reject":
             self.setreply("550", "5.7.1", reject_text(verdict))
-            return Milter.REJECT
+            return REJECT
         if verdict.action == "tempfail":
             self.setreply("451", "4.7.1", "Try again later")
-            return Milter.TEMPFAIL
+            return TEMPFAIL
         for name, index in removals(headers, is_spam_header):
             self.chgheader(name, index, "")
         for name, value in spam_headers(verdict):
@@ -128,15 +133,15 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         if verdict.action == "quarantine":
             names = ", ".join(s.name for s in verdict.top_symbols(3))
             self.quarantine(sanitize(f"thurac score {verdict.score:.1f}: {names}", 200))
-        return Milter.ACCEPT
+        return ACCEPT
 
     def _on_error(self, queue_id: str) -> int:
         """thurac broke: never a 5xx, never a lost message."""
         if self.scanner.settings.milter.on_error == "tempfail":
             self.setreply("451", "4.7.1", "Temporary filter failure, try again later")
-            return Milter.TEMPFAIL
+            return TEMPFAIL
         try:
             self.addheader("X-Thurac-Report", "not scored: internal error")
         except Exception:
             log.exception("%s: could not add the error header", queue_id)
-        return Milter.ACCEPT
+        return ACCEPT

@@ -27,8 +27,15 @@ class CheckContext:
 
 
 class Check(Protocol):
-    name: str
-    symbols: tuple[str, ...]
+    @property
+    def name(self) -> str:
+        """Short name, as used in config sections and error symbols."""
+        ...
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """Every symbol the check may emit (each must be in the catalogue)."""
+        ...
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         """Judge one message; return the symbols that apply (none is fine)."""

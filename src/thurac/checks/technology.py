@@ -1,4 +1,4 @@
-"""Circular 22 art. 4.3c: the technology used to send — HELO, reverse DNS, TLS, mailer, bulk traits."""
+"""Circular 22 art. 4.3c: technology used to send: HELO, reverse DNS, TLS, mailer, bulk traits."""
 
 from __future__ import annotations
 
@@ -109,8 +109,9 @@ class Technology:
             for value in message.header_values(header):
                 for pattern in patterns:
                     if pattern.search(value):
+                        shown = value[:_SHOWN]
                         return [ctx.symbol("C22_TECH_MAILER",
-                                           f"{header} {value[:_SHOWN]!r} matches {pattern.pattern}")]
+                                           f"{header} {shown!r} matches {pattern.pattern}")]
         return []
 
     @staticmethod

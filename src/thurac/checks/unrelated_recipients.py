@@ -1,4 +1,4 @@
-"""Circular 22 art. 4.3b (second dash): mail to addresses that never exchanged mail with the sender."""
+"""Circular 22 art. 4.3b (second dash): mail to addresses with no prior exchange with the sender."""
 
 from __future__ import annotations
 

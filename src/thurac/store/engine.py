@@ -1,4 +1,4 @@
-"""Opening the store: engine per URL (SQLite WAL by default, PostgreSQL when shared) and migrations."""
+"""Opening the store: engine per URL (SQLite WAL by default, PostgreSQL when shared), migrations."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SQLITE_BUSY_MS = 10000  # wait this long for SQLite's write lock before failing
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file's folder is created, WAL lets readers run beside the writer."""
+    """An engine for `url`; makes a SQLite file's folder; WAL lets readers run beside the writer."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

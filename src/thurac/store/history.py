@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from thurac.config import Settings
 from thurac.message import Message
-from thurac.store.schema import correspondents, rate_buckets, sent_messages, senders
+from thurac.store.schema import correspondents, rate_buckets, senders, sent_messages
 
 KEY_KINDS = ("sender", "domain", "ip")
 

@@ -1,4 +1,4 @@
-"""Writes behind the reply: events, header log, relationships and rate buckets, in batched commits."""
+"""Writes behind the reply: events, header log, relationships, rate buckets; batched commits."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Record:
 
 def _upsert(conn: Connection, table: Table, keys: Sequence[str], row: dict[str, Any],
             add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
-    """Insert `row`, or add the `add` columns and replace the `replace` columns of the existing one."""
+    """Insert `row`, or add the `add` columns and replace the `replace` columns of the old row."""
     dialect = conn.dialect.name
     stmt: Any
     if dialect == "postgresql":

@@ -1,4 +1,4 @@
-"""Tables of the history store (SQLAlchemy Core). Alembic migrations create them; keep both in step."""
+"""Tables of the history store (SQLAlchemy Core); Alembic migrations create them: keep in step."""
 
 from __future__ import annotations
 
