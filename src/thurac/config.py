@@ -218,6 +218,32 @@ class TechnologySettings(_Section):
         return value
 
 
+class SpfSettings(_Section):
+    enabled: bool = True
+
+
+class DkimSettings(_Section):
+    enabled: bool = True
+    min_key_bits: PositiveInt = 1024  # RFC 8301: smaller RSA keys are a failure
+    max_key_bits: PositiveInt = 4096  # larger keys are refused: bounds verification cost
+    # l= signatures: "count" them as valid but add DKIM_BODY_LENGTH; "ignore" them entirely.
+    body_length: Literal["count", "ignore"] = "count"
+    max_signatures: PositiveInt = 5  # signatures verified per message
+
+
+class DmarcSettings(_Section):
+    enabled: bool = True
+    # Follow the domain owner's policy: p=reject failures are rejected, p=quarantine ones held.
+    honor_reject: bool = False
+    honor_quarantine: bool = False
+
+
+class ArcSettings(_Section):
+    enabled: bool = True
+    # Sealers (d= of ARC-Seal) whose passing chain overrides a DMARC failure (mailing lists).
+    trusted_sealers: tuple[str, ...] = ()
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -229,6 +255,10 @@ class Settings(_Section):
     one_way_source: OneWaySettings = OneWaySettings()
     unrelated_recipients: UnrelatedSettings = UnrelatedSettings()
     technology: TechnologySettings = TechnologySettings()
+    spf: SpfSettings = SpfSettings()
+    dkim: DkimSettings = DkimSettings()
+    dmarc: DmarcSettings = DmarcSettings()
+    arc: ArcSettings = ArcSettings()
 
     @field_validator("scores", mode="before")
     @classmethod

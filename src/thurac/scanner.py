@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from thurac.auth import AuthResults
 from thurac.checks import CheckContext
 from thurac.checks.unrelated_recipients import unrelated_of
 from thurac.config import Settings
@@ -27,6 +28,7 @@ class Outcome:
 
     verdict: Verdict | None
     history: History
+    auth: AuthResults = field(default_factory=AuthResults)
 
 
 class Scanner:
@@ -52,7 +54,7 @@ class Scanner:
         history = self.history(message)
         ctx = CheckContext(self.settings, self.resolver.session(self.settings.dns.budget))
         symbols = run_checks(message, history, ctx)
-        return Outcome(decide(symbols, self.settings.actions), history)
+        return Outcome(decide(symbols, self.settings.actions), history, ctx.auth)
 
     def record(self, message: Message, outcome: Outcome) -> None:
         """Hand the message to the recorder (written after the reply); no-op when read-only."""

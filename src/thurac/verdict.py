@@ -33,8 +33,10 @@ class Verdict:
         return sorted(positive, key=lambda s: -s.score)[:count]
 
 
-def decide(symbols: Iterable[Symbol], actions: ActionSettings) -> Verdict:
-    """The action of the highest threshold the score reaches; tag-only never blocks."""
+def decide(symbols: Iterable[Symbol], actions: ActionSettings,
+           force: Action | None = None) -> Verdict:
+    """The action of the highest threshold the score reaches, or `force` if more severe
+    (e.g. a DMARC p=reject failure when dmarc.honor_reject is on); tag-only never blocks."""
     found = tuple(symbols)
     score = round(sum(s.score for s in found), 2)
     thresholds: list[tuple[Action, float | None]] = [
@@ -49,6 +51,8 @@ def decide(symbols: Iterable[Symbol], actions: ActionSettings) -> Verdict:
             _SEVERITY[action] > _SEVERITY[intended]
         ):
             intended = action
+    if force is not None and _SEVERITY[force] > _SEVERITY[intended]:
+        intended = force
     action = intended
     if actions.mode == "tag-only" and _SEVERITY[intended] > _SEVERITY["add_header"]:
         action = "add_header"

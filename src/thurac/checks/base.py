@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from thurac.auth import AuthResults
 from thurac.config import Settings
 from thurac.message import Message
 from thurac.store.history import History
@@ -20,6 +21,8 @@ class CheckContext:
 
     settings: Settings
     dns: DnsSession
+    # SPF/DKIM/ARC write their results here; DMARC and Authentication-Results read them.
+    auth: AuthResults = field(default_factory=AuthResults)
 
     def symbol(self, name: str, reason: str, factor: float = 1.0) -> Symbol:
         """A symbol scored from YAML (`scores:`), scaled by `factor`."""

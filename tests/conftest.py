@@ -1,0 +1,55 @@
+"""Shared fixtures: one real DNS server on loopback, and check contexts that use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from tests.builders import make_settings
+from tests.support.dns_server import TestDnsServer
+
+from thurac.checks import CheckContext
+from thurac.config import Settings
+from thurac.dns import Resolver
+
+ContextFactory = Callable[..., CheckContext]
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[TestDnsServer]:
+    """A real authoritative DNS server on 127.0.0.1, shared by the session."""
+    with TestDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def zone(dns_server: TestDnsServer) -> Iterator[TestDnsServer]:
+    """The shared DNS server, empty and answering normally for this test only."""
+    dns_server.clear()
+    dns_server.mode = "normal"
+    dns_server.reset_queries()
+    yield dns_server
+    dns_server.clear()
+    dns_server.mode = "normal"
+
+
+@pytest.fixture
+def context(zone: TestDnsServer) -> ContextFactory:
+    """context(settings=None, timeout=0.5, budget=2.0, **sections) -> CheckContext.
+
+    Each call gets a fresh resolver (so no answer is cached between tests) pointed at `zone`.
+    """
+
+    def make(
+        settings: Settings | None = None,
+        *,
+        timeout: float = 0.5,
+        budget: float = 2.0,
+        **sections: Any,
+    ) -> CheckContext:
+        chosen = settings if settings is not None else make_settings(**sections)
+        resolver = Resolver([zone.address], timeout=timeout)
+        return CheckContext(chosen, resolver.session(budget))
+
+    return make
