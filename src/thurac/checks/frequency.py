@@ -28,7 +28,7 @@ class Frequency:
         if message.recipients and set(message.recipients) <= history.related_recipients:
             return []  # a correspondent who writes often is not a spammer
         keys = keys_of(message)
-        if keys.get("domain") in settings.ignore_domains:
+        if keys.get("domain") in {d.rstrip(".").lower() for d in settings.ignore_domains}:
             del keys["domain"]
         found: list[Symbol] = []
         for kind, key in keys.items():
