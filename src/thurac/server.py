@@ -1,10 +1,12 @@
-"""Process life: the milter socket, signals (libmilter stops on SIGTERM/SIGINT), clean shutdown."""
+"""Process life: the milter socket, signals (SIGTERM/SIGINT stop cleanly), shutdown."""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import stat
+import threading
 
 import Milter
 
@@ -27,8 +29,28 @@ def _clear_stale_unix_socket(spec: str) -> None:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+WATCHED_SIGNALS = STOP_SIGNALS | {signal.SIGHUP}
+
+
+def _watch_signals() -> None:
+    """Turn SIGTERM/SIGINT into libmilter's orderly stop (the main thread sits in C code)."""
+    while True:
+        signum = signal.sigwait(WATCHED_SIGNALS)
+        if signum in STOP_SIGNALS:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            Milter.milter.stop()
+            return
+        log.warning("received SIGHUP: configuration reload is not implemented yet; "
+                    "restart thurac to apply a changed configuration")
+
+
 def run(settings: Settings, config_path: str) -> int:
     """Serve until SIGTERM/SIGINT; history still queued is written before exit."""
+    # Block the signals before any thread starts, so every thread inherits the mask and
+    # only the watcher (sigwait) sees them: no thread dies of a default signal action.
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
+    threading.Thread(target=_watch_signals, name="thurac-signals", daemon=True).start()
     scanner = open_scanner(settings)
     Milter.factory = lambda: ThuracMilter(scanner)
     Milter.set_flags(FLAGS)

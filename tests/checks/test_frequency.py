@@ -147,7 +147,9 @@ def test_ignored_shared_provider_domain_is_not_counted_as_one_sender(
     assert names(ignored) == ["C22_FREQ_SENDER"]  # the address itself is still limited
 
 
-def test_ignore_domains_match_whatever_the_case_or_final_dot_in_yaml(context: ContextFactory) -> None:
+def test_ignore_domains_match_whatever_the_case_or_final_dot_in_yaml(
+    context: ContextFactory,
+) -> None:
     history = seen(domain_600=WindowCount(messages=5000))
     found = run(make_message(sender="someone@shop.example"), history, context,
                 frequency={"ignore_domains": ["Shop.Example."]})

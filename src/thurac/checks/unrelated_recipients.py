@@ -22,6 +22,8 @@ class UnrelatedRecipients:
         if not settings.enabled or not history.available or not message.sender:
             return []
         unrelated = unrelated_of(message, history)
+        if message.recipients and not unrelated:
+            return []  # mail to correspondents only is exchange, as in the frequency check
         found: list[Symbol] = []
         seen = history.window("sender", settings.window)
         total = seen.recipients + len(message.recipients)

@@ -1,0 +1,159 @@
+"""End-to-end stack: a real private Postfix on loopback, thurac as its milter (a real
+`thurac run` process), a DNS server on loopback with the test zones, and an SMTP sink
+that receives whatever Postfix delivers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.dns_server import TestDnsServer
+from tests.support.net import free_port, wait_listening
+from tests.support.postfix import PrivatePostfix, postfix_available
+from tests.support.smtp_sink import SmtpSink
+
+LOCAL_DOMAIN = "example.test"
+INTERNAL_IP = "127.0.0.2"  # plays a workstation on our own network
+AUTHSERV_ID = "mx.example.test"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+if os.geteuid() != 0 or not postfix_available():
+    pytest.skip("end-to-end tests need root and Debian's postfix (make test installs it)",
+                allow_module_level=True)
+
+
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass
+class Thurac:
+    """A `thurac run` process with its own config, SQLite file and log."""
+
+    config_path: Path
+    log_path: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "thurac", "run", "--config", str(self.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2],
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                wait_listening("127.0.0.1", self.port, timeout=0.2)
+                return
+            except Exception:
+                continue
+        self.stop()
+        raise AssertionError(f"thurac did not start:\n{self.log()}")
+
+    def stop(self) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_line_for(self, queue_id: str, timeout: float = 10.0) -> str:
+        """thurac's one line for a message, found by Postfix queue id."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log().splitlines():
+                if f" {queue_id}: direction=" in line:
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no thurac log line for {queue_id}:\n{self.log()[-3000:]}")
+
+
+@dataclass
+class Stack:
+    dns: TestDnsServer
+    sink: SmtpSink
+    postfix: PrivatePostfix
+    thurac: Thurac
+    sent: list[str] = field(default_factory=list)
+
+    def send(self, mail_from: str, rcpts: list[str], data: bytes, source_ip: str,
+             helo: str = "mail.remote.test") -> Any:
+        return self.postfix.send(mail_from, rcpts, data, source_ip=source_ip, helo=helo)
+
+
+def base_config(tmp: Path, port: int, dns: TestDnsServer) -> dict[str, Any]:
+    return {
+        "milter": {"socket": f"inet:{port}@127.0.0.1", "on_error": "accept"},
+        "database": {"url": f"sqlite:///{tmp}/thurac.db"},
+        "dns": {"nameservers": [dns.address], "timeout": 0.5, "budget": 3.0},
+        "local": {"domains": [LOCAL_DOMAIN], "internal_networks": [f"{INTERNAL_IP}/32"],
+                  "authserv_id": AUTHSERV_ID},
+    }
+
+
+@pytest.fixture
+def dns_zone() -> Iterator[TestDnsServer]:
+    with TestDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path, dns_zone: TestDnsServer) -> Iterator[Callable[..., Stack]]:
+    """Start the whole stack with thurac config overrides; everything stops at teardown."""
+    stacks: list[Stack] = []
+
+    def start(overrides: Mapping[str, Any] | None = None) -> Stack:
+        root = tmp_path / f"stack{len(stacks)}"
+        root.mkdir()
+        port = free_port()
+        config = deep_merge(base_config(root, port, dns_zone), overrides or {})
+        config_path = root / "thurac.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        thurac = Thurac(config_path, root / "thurac.log", port)
+        thurac.start()
+        sink = SmtpSink().start()
+        postfix = PrivatePostfix(sink.port, local_domains=[LOCAL_DOMAIN],
+                                 milter=f"inet:127.0.0.1:{port}")
+        stack = Stack(dns_zone, sink, postfix, thurac)
+        stacks.append(stack)
+        postfix.start()
+        return stack
+
+    yield start
+    for stack in stacks:
+        stack.postfix.stop()
+        stack.sink.stop()
+        stack.thurac.stop()
+
+
+def message(sender: str, rcpt: str, subject: str, extra: str = "", msgid: str = "") -> bytes:
+    """A plain, well-formed message (Date and Message-ID present)."""
+    msgid = msgid or f"<{subject.replace(' ', '-')}.{time.monotonic_ns()}@{sender.split('@')[1]}>"
+    return (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+            f"Date: Mon, 23 Nov 2026 10:00:00 +0700\r\nMessage-ID: {msgid}\r\n{extra}"
+            f"\r\nHello.\r\n").encode()

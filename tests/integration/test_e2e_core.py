@@ -1,0 +1,141 @@
+"""The administrator's story through a real Postfix: bursts end in quarantine or reject,
+correspondents pass, forged X-Spam headers vanish, tag-only mode only tags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import INTERNAL_IP, Stack, message
+
+pytestmark = pytest.mark.postfix
+
+SPAMMER_IP = "127.0.0.10"
+FRIEND_IP = "127.0.0.11"
+
+# Low limits so a short burst shows the whole escalation.
+BURST_CONFIG: dict[str, Any] = {
+    "frequency": {"windows": [{"seconds": 600, "messages": {"sender": 3, "domain": 50, "ip": 50},
+                               "recipients": {"sender": 50, "domain": 50, "ip": 50}}]},
+    "unrelated_recipients": {"min_recipients": 3, "ratio": 0.8},
+    "one_way_source": {"min_messages": 3},
+    "actions": {"add_header": 5.0, "quarantine": 9.0, "reject": 15.0},
+}
+
+
+def well_run_domain(stack: Stack, domain: str, ip: str) -> None:
+    """MX, A and matching PTR: nothing about the sender's DNS counts against it."""
+    stack.dns.add(domain, "MX", f"10 mail.{domain}")
+    stack.dns.add(f"mail.{domain}", "A", ip)
+    stack.dns.add_ptr(ip, f"mail.{domain}")
+
+
+def test_burst_from_unknown_sender_is_tagged_then_quarantined_then_rejected(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    stack = stack_factory(BURST_CONFIG)
+    well_run_domain(stack, "bulk.test", SPAMMER_IP)
+    results = []
+    for n in range(8):
+        rcpt = f"user{n}@example.test"
+        results.append(stack.send("promo@bulk.test", [rcpt],
+                                  message("promo@bulk.test", rcpt, f"offer {n}"),
+                                  source_ip=SPAMMER_IP, helo="mail.bulk.test"))
+
+    # The first messages are delivered, with our headers.
+    first = stack.sink.wait_for(lambda m: m.subject == "offer 0")
+    assert first.headers("X-Spam-Flag") == ["NO"]
+    assert first.headers("X-Spam-Status")[0].startswith("No, score=")
+    assert results[0].ok
+
+    # The burst escalates: some held in Postfix's hold queue, the last refused with 5.7.1.
+    held = [r.queue_id for r in results if r.ok and r.queue_id in stack.postfix.hold_queue()]
+    assert held, f"nothing quarantined: {[(r.code, r.message) for r in results]}"
+    last = results[-1]
+    assert last.code == 550 and "5.7.1" in last.message
+    assert "C22_FREQ_SENDER" in last.message or "C22_UNRELATED_RATIO" in last.message
+
+    # thurac's log lines for held messages, found by queue id, name the criteria.
+    lines = [stack.thurac.log_line_for(qid) for qid in held]
+    assert all("action=quarantine" in line for line in lines)
+    assert any("C22_FREQ_SENDER" in line and "C22_UNRELATED_RATIO" in line for line in lines)
+    # Nothing quarantined or rejected reached the mailbox side.
+    subjects = {m.subject for m in stack.sink.messages}
+    assert "offer 7" not in subjects
+
+
+def test_reply_from_a_correspondent_is_not_penalised(stack_factory: Callable[..., Stack]) -> None:
+    stack = stack_factory({"one_way_source": {"min_messages": 1}})
+    well_run_domain(stack, "partner.test", FRIEND_IP)
+    # Our user writes out first (from the internal network) ...
+    out = stack.send("alice@example.test", ["carol@partner.test"],
+                     message("alice@example.test", "carol@partner.test", "question",
+                             msgid="<q1@example.test>"),
+                     source_ip=INTERNAL_IP, helo="ws1.example.test")
+    assert out.ok
+    sent = stack.sink.wait_for(lambda m: m.subject == "question")
+    assert not sent.headers("X-Spam-Status")  # outbound mail is learned from, not scored
+    assert "action=learn" in stack.thurac.log_line_for(out.queue_id)
+
+    # ... then Carol answers, and a stranger from the same network writes too.
+    reply = stack.send("carol@partner.test", ["alice@example.test"],
+                       message("carol@partner.test", "alice@example.test", "answer",
+                               extra="In-Reply-To: <q1@example.test>\r\n"),
+                       source_ip=FRIEND_IP, helo="mail.partner.test")
+    stranger = stack.send("dave@partner.test", ["alice@example.test"],
+                          message("dave@partner.test", "alice@example.test", "cold call"),
+                          source_ip=FRIEND_IP, helo="mail.partner.test")
+    assert reply.ok and stranger.ok
+    answer = stack.sink.wait_for(lambda m: m.subject == "answer")
+    status = answer.headers("X-Spam-Status")[0]
+    assert "C22_UNRELATED" not in status and "C22_ONE_WAY" not in status
+    cold = stack.sink.wait_for(lambda m: m.subject == "cold call")
+    cold_status = cold.headers("X-Spam-Status")[0]
+    assert "C22_UNRELATED_RCPT" in cold_status and "C22_ONE_WAY" in cold_status
+
+
+def test_forged_spam_headers_from_outside_are_replaced(stack_factory: Callable[..., Stack]) -> None:
+    stack = stack_factory({"actions": {"add_header": 3.0}})
+    well_run_domain(stack, "bulk.test", SPAMMER_IP)
+    forged = ("X-Spam-Flag: NO\r\nX-Spam-Status: No, score=-50 required=5.0 tests=none\r\n"
+              "x-spam-flag: NO\r\nX-Thurac-Report: trust me\r\nX-Mailer: PHPMailer 6.1\r\n")
+    result = stack.send("promo@bulk.test", ["bob@example.test"],
+                        message("promo@bulk.test", "bob@example.test", "forged", extra=forged),
+                        source_ip=SPAMMER_IP, helo="mail.bulk.test")
+    assert result.ok
+    got = stack.sink.wait_for(lambda m: m.subject == "forged")
+    assert got.headers("X-Spam-Flag") == ["YES"]
+    assert len(got.headers("X-Spam-Status")) == 1
+    assert got.headers("X-Spam-Status")[0].startswith("Yes, score=")
+    assert "C22_TECH_MAILER" in got.headers("X-Spam-Status")[0]
+    assert all("trust me" not in v for v in got.headers("X-Thurac-Report"))
+    assert len(got.headers("X-Thurac-Report")) == 1
+
+
+def test_tag_only_mode_delivers_the_whole_burst_tagged(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    config = {**BURST_CONFIG, "actions": {**BURST_CONFIG["actions"], "mode": "tag-only"}}
+    stack = stack_factory(config)
+    well_run_domain(stack, "bulk.test", SPAMMER_IP)
+    results = []
+    for n in range(8):
+        rcpt = f"user{n}@example.test"
+        results.append(stack.send("promo@bulk.test", [rcpt],
+                                  message("promo@bulk.test", rcpt, f"offer {n}"),
+                                  source_ip=SPAMMER_IP, helo="mail.bulk.test"))
+    assert all(r.ok for r in results), [(r.code, r.message) for r in results]
+    delivered = stack.sink.wait_count(8)
+    assert stack.postfix.hold_queue() == []
+    last = next(m for m in delivered if m.subject == "offer 7")
+    assert last.headers("X-Spam-Flag") == ["YES"]
+    line = stack.thurac.log_line_for(results[-1].queue_id)
+    assert "action=add_header" in line and "would=reject" in line
+
+
+def test_sigterm_stops_thurac_cleanly(stack_factory: Callable[..., Stack]) -> None:
+    stack = stack_factory()
+    assert stack.thurac.stop() == 0
+    assert "thurac stopped" in stack.thurac.log()
