@@ -62,7 +62,8 @@ def make_message(
 ) -> Message:
     """A well-formed message (From, To, Date, Message-ID, Subject) unless told otherwise.
 
-    `to` defaults to the envelope recipients; `without` names header fields to leave out.
+    `to` defaults to the envelope recipients; `without` names default fields to leave out;
+    `extra_headers` are appended after them.
     """
     visible_to = list(recipients) if to is None else list(to)
     headers: list[tuple[str, str]] = [
@@ -74,9 +75,9 @@ def make_message(
     ]
     if cc:
         headers.append(("Cc", ", ".join(cc)))
-    headers.extend(extra_headers)
     dropped = {name.lower() for name in without}
     headers = [(n, v) for n, v in headers if n.lower() not in dropped]
+    headers.extend(extra_headers)
     return Message(
         connection=Connection(
             client_ip=client_ip, helo=helo, tls_version=tls_version, auth_user=auth_user

@@ -50,7 +50,7 @@ class ArcResult:
     result: ArcOutcome
     sealer: str = ""  # d= of the newest ARC-Seal
     reason: str = ""
-    trusted: bool = False  # the sealer is in arc.trusted_sealers
+    trusted: bool = False  # the chain passes and its newest sealer is in arc.trusted_sealers
 
 
 @dataclass(slots=True)

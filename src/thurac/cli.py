@@ -12,6 +12,8 @@ from pathlib import Path
 
 from thurac import config as config_mod
 from thurac import log as log_mod
+from thurac.auth import AuthResults
+from thurac.authresults import resinfos
 from thurac.config import Settings
 from thurac.errors import ConfigError, StoreError
 from thurac.message import Connection, Message, classify_direction, normalize_address, parse_rfc822
@@ -53,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_check.add_argument("path", nargs="?", help="file to check (default as --config)")
     _config_arg(cfg_check)
 
+    sub.add_parser("symbols", help="print the symbol reference (docs/symbols.md)")
+
     db = sub.add_parser("db", help="history store commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     _config_arg(db_sub.add_parser("upgrade", help="create or migrate the schema"))
@@ -88,7 +92,8 @@ def message_from_file(args: argparse.Namespace, settings: Settings) -> Message:
                    queue_id="CHECK", direction=direction)
 
 
-def _print_verdict(message: Message, verdict: Verdict | None, as_json: bool) -> None:
+def _print_verdict(message: Message, verdict: Verdict | None, as_json: bool,
+                   auth: AuthResults | None = None) -> None:
     if verdict is None:
         out: dict[str, object] = {"score": None, "action": "learn",
                                   "direction": message.direction, "symbols": []}
@@ -99,6 +104,7 @@ def _print_verdict(message: Message, verdict: Verdict | None, as_json: bool) -> 
         print(json.dumps({
             "score": verdict.score, "required": verdict.required, "action": verdict.action,
             "intended": verdict.intended, "direction": message.direction,
+            "auth": resinfos(auth) if auth is not None else [],
             "symbols": [{"name": s.name, "score": s.score, "reason": s.reason}
                         for s in verdict.symbols],
         }, indent=2))
@@ -109,6 +115,8 @@ def _print_verdict(message: Message, verdict: Verdict | None, as_json: bool) -> 
     print(f"action: {action}")
     print(f"from:   <{message.sender}> via {message.connection.client_ip}, "
           f"{len(message.recipients)} recipient(s)")
+    for clause in resinfos(auth) if auth is not None else []:
+        print(f"auth:   {clause}")
     for symbol in sorted(verdict.symbols, key=lambda s: (-s.score, s.name)):
         print(f"  {symbol.score:6.2f}  {symbol.name}: {symbol.reason}")
 
@@ -129,7 +137,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             scanner.record_now(message, outcome)
     finally:
         scanner.close()
-    _print_verdict(message, outcome.verdict, args.json)
+    _print_verdict(message, outcome.verdict, args.json, outcome.auth)
     return 0
 
 
@@ -165,7 +173,15 @@ def cmd_db(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "config": cmd_config, "db": cmd_db}
+def cmd_symbols(_args: argparse.Namespace) -> int:
+    from thurac.symbols import markdown_reference
+
+    sys.stdout.write(markdown_reference())
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "config": cmd_config, "db": cmd_db,
+            "symbols": cmd_symbols}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

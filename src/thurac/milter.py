@@ -9,6 +9,8 @@ from typing import Any
 
 import Milter
 
+from thurac.authresults import HEADER as AUTHRES_HEADER
+from thurac.authresults import authentication_results, is_our_authres
 from thurac.headers import is_spam_header, removals, sanitize, spam_headers
 from thurac.log import log_message
 from thurac.message import MessageBuilder, classify_direction
@@ -24,6 +26,9 @@ TEMPFAIL: int = Milter.TEMPFAIL
 
 # What thurac asks the MTA to allow: add/change headers and quarantine (Postfix hold queue).
 FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE
+# Authentication-Results is prepended (index 0: top of the header), as OpenDKIM and
+# OpenDMARC do: readers look for the topmost one, added by the last hop they trust.
+AUTHRES_INDEX = 0
 
 
 def _name_or_none(name: str | None) -> str | None:
@@ -102,7 +107,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
                                            self.scanner.settings.local.internal_networks)
             message = self.builder.build(queue_id, direction, datetime.now(UTC))
             outcome = self.scanner.scan(message)
-            result = self._apply(message.headers, outcome.verdict)
+            result = self._apply(message.headers, outcome)
         except Exception:
             log.exception("%s: internal error; applying on_error=%s", queue_id,
                           self.scanner.settings.milter.on_error)
@@ -117,7 +122,8 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         except Exception:
             log.exception("%s: could not queue the history record", message.queue_id)
 
-    def _apply(self, headers: tuple[tuple[str, str], ...], verdict: Verdict | None) -> int:
+    def _apply(self, headers: tuple[tuple[str, str], ...], outcome: Outcome) -> int:
+        verdict = outcome.verdict
         if verdict is None:
             return ACCEPT
         if verdict.action == "reject":
@@ -128,6 +134,15 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             return TEMPFAIL
         for name, index in removals(headers, is_spam_header):
             self.chgheader(name, index, "")
+        # RFC 8601 5: an Authentication-Results claiming our authserv-id came from outside.
+        authserv_id = self.scanner.settings.local.authserv_id
+        for name, index in removals(
+            headers, lambda name, value: is_our_authres(name, value, authserv_id)
+        ):
+            self.chgheader(name, index, "")
+        authres = authentication_results(outcome.auth, authserv_id)
+        if authres is not None:
+            self.addheader(AUTHRES_HEADER, authres, AUTHRES_INDEX)
         for name, value in spam_headers(verdict):
             self.addheader(name, value)
         if verdict.action == "quarantine":

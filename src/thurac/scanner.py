@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from thurac.auth import AuthResults
 from thurac.checks import CheckContext
+from thurac.checks.dmarc import forced_action
 from thurac.checks.unrelated_recipients import unrelated_of
 from thurac.config import Settings
 from thurac.dns import Resolver
@@ -54,7 +55,9 @@ class Scanner:
         history = self.history(message)
         ctx = CheckContext(self.settings, self.resolver.session(self.settings.dns.budget))
         symbols = run_checks(message, history, ctx)
-        return Outcome(decide(symbols, self.settings.actions), history, ctx.auth)
+        # A DMARC p=reject/quarantine failure may impose its action (dmarc.honor_*).
+        force = forced_action(ctx.auth, self.settings.dmarc)
+        return Outcome(decide(symbols, self.settings.actions, force=force), history, ctx.auth)
 
     def record(self, message: Message, outcome: Outcome) -> None:
         """Hand the message to the recorder (written after the reply); no-op when read-only."""

@@ -7,12 +7,13 @@ C22_NO_MX from the real DNS server on loopback (the sender domain cannot receive
 from __future__ import annotations
 
 import pytest
-from tests.builders import SENDER, make_message, names, only
+from tests.builders import SENDER, make_message, make_settings, names, only
 from tests.conftest import ContextFactory
 from tests.support.dns_server import TestDnsServer
 
 from thurac.checks.base import CheckContext
 from thurac.checks.one_way_source import OneWaySource
+from thurac.dns import Resolver
 from thurac.message import Message
 from thurac.store.history import History
 from thurac.symbols import Symbol
@@ -155,6 +156,20 @@ def test_dns_failure_never_counts_against_the_sender(
     ctx = context(timeout=0.2, budget=0.5)
     assert run(make_message(), CORRESPONDENT, ctx) == []
     assert ctx.dns.temperrors  # the failure is on record for the log, not on the sender
+
+
+def test_address_lookup_failure_after_an_empty_mx_answer_is_no_evidence(
+    zone: TestDnsServer,
+) -> None:
+    # The MX answer (none) is already cached when the DNS server starts failing: the A/AAAA
+    # lookup that would decide "cannot receive" fails, so nothing is held against the sender.
+    zone.add(DOMAIN, "TXT", "v=spf1 -all")
+    resolver = Resolver([zone.address], timeout=0.3)
+    assert resolver.session(1.0).mx(DOMAIN).status == "nodata"
+    zone.mode = "servfail"
+    ctx = CheckContext(make_settings(), resolver.session(1.0))
+    assert run(make_message(), CORRESPONDENT, ctx) == []
+    assert zone.count(DOMAIN, "A") == 1
 
 
 def test_mx_check_can_be_switched_off(context: ContextFactory, zone: TestDnsServer) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.support.dns_server import TestDnsServer
 from tests.support.net import free_port, wait_listening
 from tests.support.postfix import PrivatePostfix, postfix_available

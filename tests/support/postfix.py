@@ -323,24 +323,7 @@ class PrivatePostfix:
                 "milter_connect_timeout": "10s",
                 "milter_command_timeout": "15s",
                 "milter_content_timeout": "30s",
-                "milter_connect_macros": (
-                    "j {daemon_name} {daemon_addr} {daemon_port} v _ "
-                    "{client_addr} {client_name} {client_port} {client_ptr} {client_connections}"
-                ),
-                "milter_helo_macros": (
-                    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}"
-                ),
-                "milter_mail_macros": (
-                    "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} "
-                    "{mail_mailer} {tls_version} {client_addr} {client_name}"
-                ),
-                "milter_rcpt_macros": "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-                "milter_data_macros": "i",
-                "milter_end_of_header_macros": "i",
-                "milter_end_of_data_macros": (
-                    "i j {auth_type} {auth_authen} {auth_author} {tls_version} {cipher} "
-                    "{cipher_bits} {client_addr} {client_name} {client_ptr} {daemon_name}"
-                ),
+                # Macros: Postfix defaults on purpose, as the README promises they suffice.
             }
         )
         if self.milters:

@@ -1,16 +1,310 @@
-"""DMARC (RFC 7489): aligned SPF or DKIM for the header From domain; runs after them."""
+"""DMARC (RFC 7489): aligned SPF or DKIM for the header From domain; runs after them.
+
+Policy discovery asks `_dmarc.<From domain>`, then `_dmarc.<organisational domain>`
+(Public Suffix List, loaded once per process from the publicsuffixlist package: no
+network).  `pct=` is ignored: a failure is a failure, the YAML decides what it costs.
+
+Decisions, following "a temporary failure may delay a message, never condemn it":
+- A DNS failure fetching the record gives result temperror and no symbol (the
+  catalogue has no DMARC_TEMPERROR; the resolver's failure is in the DNS session's
+  log and the result in Authentication-Results).  When no aligned pass was found but
+  an aligned SPF or DKIM result was a temperror, the result is temperror too, never
+  a fail that could reject the message.
+- FROM_MISSING / FROM_MULTIPLE messages fail DMARC (RFC 7489 6.6.1): there is no
+  single author domain to authenticate.  The policy applied is the strictest one
+  published by the distinct From domains (at most MAX_FROM_DOMAINS are looked up),
+  so a spoofer cannot dodge a p=reject domain by listing his own domain first; with
+  no From domain at all there is no policy: DMARC_FAIL_NONE.
+- A record that exists but is unusable (several v=DMARC1 records, or no valid p=
+  and no rua=) means no DMARC processing (RFC 7489 6.6.3): result permerror,
+  reported as DMARC_NONE with the reason.  An invalid sp=, adkim= or aspf= falls
+  back to its default.
+- A failure is overridden when a trusted ARC sealer vouches for the message
+  (ctx.auth.arc passes and is trusted): the result stays fail (it is what the
+  domain's policy says), the symbol becomes DMARC_FAIL_NONE with the override in
+  its reason, and forced_action() does not force anything.
+"""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from publicsuffixlist import PublicSuffixList
+
+from thurac.auth import AuthResults, DmarcPolicy, DmarcResult
 from thurac.checks.base import CheckContext
-from thurac.message import Message
+from thurac.checks.from_header import from_problem
+from thurac.config import DmarcSettings
+from thurac.dns import DnsSession
+from thurac.message import Message, domain_of
 from thurac.store.history import History
 from thurac.symbols import Symbol
+from thurac.verdict import Action
+
+# Distinct From domains whose policy is looked up for a multi-author message: each
+# costs up to two DNS queries, and a hostile From header may list hundreds.
+MAX_FROM_DOMAINS = 5
+
+_VERSION_TAG = "v=DMARC1"  # RFC 7489 6.4: case-sensitive, and the first tag
+_POLICIES: tuple[DmarcPolicy, ...] = ("none", "quarantine", "reject")
+_SEVERITY: dict[DmarcPolicy | None, int] = {None: 0, "none": 1, "quarantine": 2, "reject": 3}
+_FAIL_SYMBOL: dict[DmarcPolicy | None, str] = {
+    None: "DMARC_FAIL_NONE",
+    "none": "DMARC_FAIL_NONE",
+    "quarantine": "DMARC_FAIL_QUARANTINE",
+    "reject": "DMARC_FAIL_REJECT",
+}
+_SHOWN = 80  # characters of a DNS- or sender-controlled value quoted in a reason
+
+Alignment = Literal["r", "s"]
+
+_psl: PublicSuffixList | None = None
+_psl_lock = threading.Lock()
+
+
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List, parsed on first use (about 50 ms) and shared by all threads."""
+    global _psl
+    if _psl is None:
+        with _psl_lock:
+            if _psl is None:
+                _psl = PublicSuffixList()
+    return _psl
+
+
+def normal_domain(domain: str) -> str:
+    """Lowercase, no trailing dot, A-labels for internationalised names (as DKIM d= is)."""
+    text = domain.strip().rstrip(".").lower()
+    if text.isascii():
+        return text
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return text  # not a valid IDN: it will not align with anything, nor resolve
+
+
+def organizational_domain(domain: str) -> str:
+    """RFC 7489 3.2: the registrable domain (one label below the public suffix).
+
+    A domain that is itself a public suffix (or not a domain at all) is its own
+    organisational domain.
+    """
+    name = normal_domain(domain)
+    if not name:
+        return name
+    return _public_suffixes().privatesuffix(name) or name
+
+
+def aligned(domain: str, author_domain: str, mode: Alignment) -> bool:
+    """Strict: the same name; relaxed: the same organisational domain."""
+    left, right = normal_domain(domain), normal_domain(author_domain)
+    if not left or not right:
+        return False
+    if mode == "s":
+        return left == right
+    return organizational_domain(left) == organizational_domain(right)
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcRecord:
+    policy: DmarcPolicy
+    subdomain_policy: DmarcPolicy | None = None
+    adkim: Alignment = "r"
+    aspf: Alignment = "r"
+
+
+def parse_record(text: str) -> DmarcRecord | None:
+    """A v=DMARC1 TXT record, or None when it is not a usable one (RFC 7489 6.3, 6.6.3).
+
+    A missing or invalid p= is read as p=none when rua= is present (the owner wants
+    reports), otherwise the record is unusable.
+    """
+    tags: dict[str, str] = {}
+    first = True
+    for part in text.split(";"):
+        name, equals, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if first:
+            if not equals or name != "v" or value != _VERSION_TAG[2:]:
+                return None
+            first = False
+            continue
+        if equals and name:
+            tags.setdefault(name.lower(), value)
+    policy = _policy(tags.get("p"))
+    if policy is None:
+        if not tags.get("rua"):
+            return None
+        policy = "none"
+    return DmarcRecord(
+        policy=policy,
+        subdomain_policy=_policy(tags.get("sp")),
+        adkim=_alignment(tags.get("adkim")),
+        aspf=_alignment(tags.get("aspf")),
+    )
+
+
+def _policy(value: str | None) -> DmarcPolicy | None:
+    lowered = (value or "").lower()
+    for policy in _POLICIES:
+        if lowered == policy:
+            return policy
+    return None
+
+
+def _alignment(value: str | None) -> Alignment:
+    return "s" if (value or "").lower() == "s" else "r"
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """The outcome of policy discovery for one author domain."""
+
+    status: Literal["found", "none", "temperror", "permerror"]
+    author: str  # the From domain asked about
+    record: DmarcRecord | None = None
+    policy: DmarcPolicy | None = None  # p=, or sp= when found at the organisational domain
+    where: str = ""  # the domain whose _dmarc record was used
+    detail: str = ""
+
+
+def discover(session: DnsSession, domain: str) -> Discovery:
+    """Find the DMARC record for ``domain``: the domain itself, then its organisational domain."""
+    author = normal_domain(domain)
+    organisational = organizational_domain(author)
+    for name in dict.fromkeys((author, organisational)):
+        lookup = session.txt(f"_dmarc.{name}")
+        if lookup.temperror:
+            return Discovery("temperror", author, where=name,
+                             detail=f"DNS failure for _dmarc.{name}: {lookup.error}")
+        texts = [v.strip() for v in lookup.values if v.strip().startswith(_VERSION_TAG)]
+        if len(texts) > 1:
+            return Discovery("permerror", author, where=name,
+                             detail=f"{len(texts)} DMARC records at _dmarc.{name}")
+        if texts:
+            record = parse_record(texts[0])
+            if record is None:
+                return Discovery("permerror", author, where=name,
+                                 detail=f"unusable DMARC record at _dmarc.{name}: no valid p=")
+            policy = record.policy
+            if name != author and record.subdomain_policy is not None:
+                policy = record.subdomain_policy
+            return Discovery("found", author, record, policy, name)
+    return Discovery("none", author, where=author, detail=f"no DMARC record for {author}")
+
+
+def arc_override(auth: AuthResults) -> str | None:
+    """The trusted ARC sealer that vouches for this message, if one does."""
+    arc = auth.arc
+    if arc is not None and arc.result == "pass" and arc.trusted:
+        return arc.sealer or "(unnamed sealer)"
+    return None
+
+
+def forced_action(auth: AuthResults, settings: DmarcSettings) -> Action | None:
+    """The action a DMARC failure imposes when the YAML switches say to honour the policy.
+
+    p=reject → reject (honor_reject); p=quarantine → quarantine (honor_quarantine);
+    a p=reject failure is at least quarantined when only honor_quarantine is on.
+    Nothing is forced for a pass, a temperror, or a failure a trusted ARC sealer vouches for.
+    """
+    result = auth.dmarc
+    if result is None or result.result != "fail" or arc_override(auth) is not None:
+        return None
+    if result.policy == "reject" and settings.honor_reject:
+        return "reject"
+    if result.policy in ("reject", "quarantine") and settings.honor_quarantine:
+        return "quarantine"
+    return None
+
+
+def _evidence(auth: AuthResults, domain: str, record: DmarcRecord
+              ) -> tuple[str | None, str | None, str]:
+    """(aligned pass, aligned temperror, what was seen) for one author domain."""
+    seen: list[str] = []
+    passed: str | None = None
+    temporary: str | None = None
+    spf = auth.spf
+    if spf is not None:
+        seen.append(f"SPF {spf.result} for {spf.domain[:_SHOWN] or '(none)'}")
+        if aligned(spf.domain, domain, record.aspf):
+            if spf.result == "pass":
+                passed = f"aligned SPF pass ({spf.domain[:_SHOWN]})"
+            elif spf.result == "temperror":
+                temporary = f"SPF temperror for {spf.domain[:_SHOWN]}"
+    else:
+        seen.append("no SPF result")
+    for dkim in auth.dkim:
+        seen.append(f"DKIM {dkim.result} d={dkim.domain[:_SHOWN] or '(none)'}")
+        if not aligned(dkim.domain, domain, record.adkim):
+            continue
+        if dkim.result == "pass" and passed is None:
+            passed = f"aligned DKIM pass (d={dkim.domain[:_SHOWN]})"
+        elif dkim.result == "temperror" and temporary is None:
+            temporary = f"DKIM temperror for d={dkim.domain[:_SHOWN]}"
+    if not auth.dkim:
+        seen.append("no DKIM signature")
+    return passed, temporary, "; ".join(seen)
 
 
 class Dmarc:
     name = "dmarc"
-    symbols: tuple[str, ...] = ()
+    symbols = ("DMARC_PASS", "DMARC_FAIL_REJECT", "DMARC_FAIL_QUARANTINE",
+               "DMARC_FAIL_NONE", "DMARC_NONE")
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
-        return []  # not implemented yet (issue 3)
+        if not ctx.settings.dmarc.enabled or message.direction == "outbound":
+            return []
+        problem = from_problem(message)
+        if problem is not None:
+            return self._malformed_from(message, problem[1], ctx)
+        domain = normal_domain(domain_of(message.from_addresses[0]))
+        found = discover(ctx.dns, domain)
+        if found.status == "temperror":
+            ctx.auth.dmarc = DmarcResult("temperror", domain, None, found.detail)
+            return []
+        if found.status in ("none", "permerror"):
+            ctx.auth.dmarc = DmarcResult(found.status, domain, None, found.detail)
+            return [ctx.symbol("DMARC_NONE", found.detail[:2 * _SHOWN])]
+        assert found.record is not None and found.policy is not None
+        passed, temporary, seen = _evidence(ctx.auth, domain, found.record)
+        policy_text = f"{domain} p={found.policy}"
+        if passed is not None:
+            reason = f"{policy_text}: {passed}"
+            ctx.auth.dmarc = DmarcResult("pass", domain, found.policy, reason)
+            return [ctx.symbol("DMARC_PASS", reason)]
+        if temporary is not None:
+            reason = f"{policy_text}: no aligned pass, but {temporary}"
+            ctx.auth.dmarc = DmarcResult("temperror", domain, found.policy, reason)
+            return []
+        return [self._fail(ctx, domain, found.policy, f"{policy_text}: no aligned pass ({seen})")]
+
+    @staticmethod
+    def _fail(ctx: CheckContext, domain: str, policy: DmarcPolicy | None,
+              reason: str) -> Symbol:
+        """Record a failure; a trusted ARC sealer turns its symbol into DMARC_FAIL_NONE."""
+        sealer = arc_override(ctx.auth)
+        if sealer is not None:
+            reason = f"{reason}; overridden: trusted ARC sealer {sealer[:_SHOWN]} passed"
+        ctx.auth.dmarc = DmarcResult("fail", domain, policy, reason)
+        return ctx.symbol(_FAIL_SYMBOL[None if sealer else policy], reason)
+
+    def _malformed_from(self, message: Message, why: str, ctx: CheckContext) -> list[Symbol]:
+        """No single author domain: fail, under the strictest policy of the From domains."""
+        domains = list(dict.fromkeys(
+            normal_domain(domain_of(a)) for a in message.from_addresses if domain_of(a)
+        ))
+        strictest: Discovery | None = None
+        for domain in domains[:MAX_FROM_DOMAINS]:
+            found = discover(ctx.dns, domain)
+            if found.status == "found" and (
+                strictest is None or _SEVERITY[found.policy] > _SEVERITY[strictest.policy]
+            ):
+                strictest = found
+        if strictest is None:
+            first = domains[0] if domains else ""
+            return [self._fail(ctx, first, None, f"{why}: fails DMARC, no policy found")]
+        return [self._fail(ctx, strictest.author, strictest.policy,
+                           f"{why}: fails DMARC under {strictest.author} p={strictest.policy}")]

@@ -1,0 +1,119 @@
+"""The history store on a real SQLite file: migrations match the schema, records become history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, func, select
+
+from thurac.config import Settings, parse_settings
+from thurac.message import Connection, Message
+from thurac.store.engine import current_revision, make_engine, upgrade
+from thurac.store.history import read_history
+from thurac.store.recorder import Record, Recorder, purge_buckets, write_record
+from thurac.store.schema import events, header_log, metadata, rate_buckets
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def settings() -> Settings:
+    return parse_settings({"local": {"domains": ["example.test"]},
+                           "unrelated_recipients": {"window": 3600}})
+
+
+def migrated(tmp_path: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path}/sub/dir/thurac.db")
+    upgrade(engine)
+    return engine
+
+
+def inbound(sender: str, rcpts: tuple[str, ...], when: datetime = NOW,
+            ip: str = "203.0.113.5", refs: str = "") -> Message:
+    headers = [("From", sender), ("Message-ID", f"<{when.timestamp()}@x>")]
+    if refs:
+        headers.append(("In-Reply-To", refs))
+    return Message(Connection(ip, helo="mail.remote.test"), sender, rcpts, tuple(headers),
+                   b"body", received_at=when)
+
+
+def record(engine: Engine, msg: Message, unrelated: tuple[str, ...] = ()) -> None:
+    with engine.begin() as conn:
+        write_record(conn, Record(msg, None, unrelated, settings().local.is_local_address))
+
+
+def test_first_start_creates_the_folder_and_migrates_to_head(tmp_path: Path) -> None:
+    engine = migrated(tmp_path)
+    assert (tmp_path / "sub/dir/thurac.db").exists()
+    assert current_revision(engine) == "0001"
+    upgrade(engine)  # a second start changes nothing
+    assert current_revision(engine) == "0001"
+
+
+def test_migrations_and_schema_module_agree(tmp_path: Path) -> None:
+    engine = migrated(tmp_path)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_recorded_messages_fill_the_sliding_windows(tmp_path: Path) -> None:
+    engine = migrated(tmp_path)
+    for minutes_ago in (0, 5, 30, 90):
+        record(engine, inbound("a@remote.test", ("u1@example.test", "u2@example.test"),
+                               NOW - timedelta(minutes=minutes_ago)), ("u1@example.test",))
+    with engine.connect() as conn:
+        history = read_history(conn, inbound("a@remote.test", ("u3@example.test",)), settings())
+    ten_min = history.window("sender", 600)
+    assert (ten_min.messages, ten_min.recipients) == (2, 4)
+    assert history.window("sender", 3600).messages == 3
+    assert history.window("sender", 86400).messages == 4
+    assert history.window("domain", 600).messages == 2
+    assert history.window("sender", 3600).unrelated == 3
+    assert history.sender_messages == 4
+    assert not history.sender_written_to
+
+
+def test_outbound_mail_makes_the_recipient_a_correspondent(tmp_path: Path) -> None:
+    engine = migrated(tmp_path)
+    out = Message(Connection("10.0.0.5"), "bob@example.test", ("carol@remote.test",),
+                  (("Message-ID", "<q1@example.test>"),), b"", received_at=NOW,
+                  direction="outbound")
+    record(engine, out)
+    with engine.connect() as conn:
+        answer = read_history(conn, inbound("carol@remote.test", ("bob@example.test",
+                                                                  "eve@example.test")),
+                              settings())
+        reply_elsewhere = read_history(
+            conn, inbound("dan@remote.test", ("bob@example.test",), refs="<q1@example.test>"),
+            settings())
+    assert answer.sender_written_to
+    assert answer.related_recipients == {"bob@example.test"}
+    assert reply_elsewhere.related_recipients == {"bob@example.test"}
+
+
+def test_background_recorder_writes_events_and_header_log(tmp_path: Path) -> None:
+    engine = migrated(tmp_path)
+    recorder = Recorder(engine, keep_minutes=60)
+    for n in range(5):
+        recorder.submit(Record(inbound(f"s{n}@remote.test", ("u@example.test",)), None, (),
+                               settings().local.is_local_address))
+    assert recorder.flush()
+    recorder.close()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar() == 5
+        headers = conn.execute(select(header_log.c.headers)).scalars().all()
+    assert any("From: s3@remote.test" in h for h in headers)
+
+
+def test_expired_rate_buckets_are_purged(tmp_path: Path) -> None:
+    engine = migrated(tmp_path)
+    record(engine, inbound("a@remote.test", ("u@example.test",), NOW - timedelta(days=3)))
+    record(engine, inbound("a@remote.test", ("u@example.test",), NOW))
+    with engine.begin() as conn:
+        purged = purge_buckets(conn, int((NOW - timedelta(days=1)).timestamp() // 60))
+        left = conn.execute(select(func.count()).select_from(rate_buckets)).scalar()
+    assert purged == 3  # sender, domain and ip buckets of the old message
+    assert left == 3
