@@ -130,7 +130,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"thurac check: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    scanner = open_scanner(settings, recording=False)
+    scanner = open_scanner(settings, recording=args.record)
     try:
         outcome = scanner.scan(message)
         if args.record:

@@ -81,12 +81,14 @@ class Scanner:
 
 
 def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
-    """Engine (migrated; a failure is logged and mail still flows), resolver and recorder."""
-    engine = make_engine(settings.database.url)
-    try:
-        upgrade(engine)
-    except Exception as exc:
-        log.error("store not ready, running without history until it is: %s", exc)
+    """Engine, resolver and recorder. A recording scanner creates and migrates the store
+    (a failure is logged and mail still flows); a read-only one touches nothing."""
+    engine = make_engine(settings.database.url, create=recording)
+    if recording:
+        try:
+            upgrade(engine)
+        except Exception as exc:
+            log.error("store not ready, running without history until it is: %s", exc)
     resolver = Resolver(settings.dns.nameservers, settings.dns.timeout, settings.dns.cache_size)
     keep_minutes = max(window_lengths(settings)) // 60 + 2
     recorder = Recorder(engine, keep_minutes) if recording else None

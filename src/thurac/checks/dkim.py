@@ -196,7 +196,7 @@ class Dkim:
 
         if length and settings.body_length == "ignore":
             return done("policy", None, "l= signature ignored (dkim.body_length: ignore)")
-        if False:
+        if message.body_truncated:
             # Only part of the body was kept: a verdict either way would be a guess.
             limit = ctx.settings.milter.max_body_bytes
             return done("neutral", None,

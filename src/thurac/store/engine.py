@@ -18,12 +18,16 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 10000  # wait this long for SQLite's write lock before failing
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for `url`; makes a SQLite file's folder; WAL lets readers run beside the writer."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if create and parsed.database and parsed.database != ":memory:":
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder of {parsed.database}: "
+                                 f"{exc.strerror or exc}") from exc
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
