@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from thurac.text import printable_text
 from thurac.verdict import Verdict
 
 SPAM_HEADERS = ("X-Spam-Flag", "X-Spam-Score", "X-Spam-Status", "X-Thurac-Report")
@@ -12,8 +13,8 @@ MAX_REPORT_LINES = 40  # symbols listed in X-Thurac-Report
 
 
 def sanitize(value: str, limit: int = MAX_VALUE) -> str:
-    """One safe header line: no CR/LF/NUL or other controls, bounded length."""
-    cleaned = "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in value)
+    """One safe header line: no CR/LF/NUL or other controls, valid UTF-8, bounded length."""
+    cleaned = "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in printable_text(value))
     cleaned = " ".join(cleaned.split())
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
 

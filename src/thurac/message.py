@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Literal
 
+from thurac.text import printable_text
+
 Direction = Literal["inbound", "outbound"]
 
 _MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
@@ -17,7 +19,7 @@ _MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 
 def normalize_address(address: str) -> str:
     """Strip angle brackets and blanks and lowercase, so one mailbox has one key."""
-    return address.strip().strip("<>").strip().lower()
+    return printable_text(address).strip().strip("<>").strip().lower()
 
 
 def domain_of(address: str) -> str:
@@ -103,13 +105,18 @@ class Message:
         return tuple(dict.fromkeys(refs))
 
     def header_block(self) -> str:
-        """The header section as text (unfolded values), as kept in the header log."""
-        return "".join(f"{name}: {value}\r\n" for name, value in self.headers)
+        """The header section as valid text, as kept in the header log (8-bit junk → U+FFFD)."""
+        raw = self.raw_headers().decode("utf-8", "replace")
+        return raw.replace("\x00", "\ufffd")
+
+    def raw_headers(self) -> bytes:
+        """The header section as the original bytes."""
+        head = "".join(f"{n}: {v}\r\n" for n, v in self.headers)
+        return head.encode("utf-8", "surrogateescape")
 
     def raw(self) -> bytes:
         """Header section and body as bytes, for signature verification."""
-        head = "".join(f"{n}: {v}\r\n" for n, v in self.headers)
-        return head.encode("utf-8", "surrogateescape") + b"\r\n" + self.body
+        return self.raw_headers() + b"\r\n" + self.body
 
 
 def is_internal(ip: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

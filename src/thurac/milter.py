@@ -13,7 +13,7 @@ from thurac.authresults import HEADER as AUTHRES_HEADER
 from thurac.authresults import authentication_results, is_our_authres
 from thurac.headers import is_spam_header, removals, sanitize, spam_headers
 from thurac.log import log_message
-from thurac.message import MessageBuilder, classify_direction
+from thurac.message import MessageBuilder, classify_direction, normalize_address
 from thurac.scanner import Outcome, Scanner
 from thurac.verdict import Verdict
 
@@ -79,7 +79,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
     @Milter.noreply  # type: ignore[untyped-decorator]
     def envfrom(self, mailfrom: str, *esmtp: str) -> int:
         self.builder.reset_message()
-        self.builder.sender = mailfrom.strip().strip("<>").strip().lower()
+        self.builder.sender = normalize_address(mailfrom)
         self.builder.auth_user = self._macro("{auth_authen}")
         self.builder.tls_version = self._macro("{tls_version}") or self.builder.tls_version
         return CONTINUE

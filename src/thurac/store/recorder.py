@@ -24,6 +24,7 @@ from thurac.store.schema import (
     senders,
     sent_messages,
 )
+from thurac.text import printable_text
 from thurac.verdict import Verdict
 
 log = logging.getLogger("thurac.recorder")
@@ -31,6 +32,7 @@ log = logging.getLogger("thurac.recorder")
 BATCH = 200  # records per commit at most
 MAX_PENDING = 50000  # records held in memory while the database is away
 PURGE_EVERY = 600.0  # seconds between deletions of expired rate buckets
+RETRIES = 3  # attempts per batch before records are written one by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,13 @@ def _upsert(conn: Connection, table: Table, keys: Sequence[str], row: dict[str, 
     conn.execute(stmt)
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    """Storable text: valid UTF-8, no NUL (PostgreSQL refuses it), bounded to the column."""
+    if value is None:
+        return None
+    return printable_text(value).replace("\x00", "\ufffd")[:limit]
+
+
 def write_record(conn: Connection, record: Record) -> None:
     """All rows for one message; idempotent per message apart from the counters."""
     msg, verdict = record.message, record.verdict
@@ -70,13 +79,14 @@ def write_record(conn: Connection, record: Record) -> None:
     symbols = [] if verdict is None else [
         {"name": s.name, "score": s.score, "reason": s.reason} for s in verdict.symbols
     ]
+    conn_facts = msg.connection
     event_id = conn.execute(insert(events).values(
-        received_at=when, direction=msg.direction, queue_id=msg.queue_id[:64],
-        client_ip=msg.connection.client_ip[:64], client_name=(msg.connection.client_name or None),
-        helo=msg.connection.helo[:255], tls_version=msg.connection.tls_version,
-        auth_user=msg.connection.auth_user, sender=msg.sender[:320],
-        sender_domain=msg.sender_domain[:255], header_from=msg.header_from[:320],
-        message_id=(msg.message_id or None) and msg.message_id[:500],
+        received_at=when, direction=msg.direction, queue_id=_text(msg.queue_id, 64),
+        client_ip=_text(conn_facts.client_ip, 64), client_name=_text(conn_facts.client_name, 255),
+        helo=_text(conn_facts.helo, 255), tls_version=_text(conn_facts.tls_version, 32),
+        auth_user=_text(conn_facts.auth_user, 255), sender=_text(msg.sender, 320),
+        sender_domain=_text(msg.sender_domain, 255), header_from=_text(msg.header_from, 320),
+        message_id=_text(msg.message_id, 500),
         recipients=json.dumps(list(msg.recipients)), recipient_count=len(msg.recipients),
         unrelated_count=len(record.unrelated),
         score=None if verdict is None else verdict.score,
@@ -84,7 +94,7 @@ def write_record(conn: Connection, record: Record) -> None:
         symbols=json.dumps(symbols),
     )).inserted_primary_key[0]  # type: ignore[index]
     conn.execute(insert(header_log).values(
-        event_id=event_id, received_at=when, queue_id=msg.queue_id[:64],
+        event_id=event_id, received_at=when, queue_id=_text(msg.queue_id, 64),
         headers=msg.header_block(),
     ))
     if msg.direction == "outbound":
@@ -195,19 +205,23 @@ class Recorder:
 
     def _write(self, batch: Iterable[Record]) -> None:
         batch = list(batch)
-        for attempt in range(3):
+        for attempt in range(RETRIES):
             try:
                 with self._engine.begin() as conn:
                     for record in batch:
                         write_record(conn, record)
                     self._maybe_purge(conn)
                 return
-            except Exception:
-                log.exception("recorder: writing %d record(s) failed (attempt %d)",
-                              len(batch), attempt + 1)
+            except Exception as exc:
+                log.error("recorder: writing %d record(s) failed (attempt %d): %s",
+                          len(batch), attempt + 1, exc)
                 time.sleep(0.2 * (attempt + 1))
-        ids = ",".join(r.message.queue_id for r in batch[:20])
-        log.error("recorder: gave up on history of %d message(s): %s", len(batch), ids)
+        if len(batch) > 1:
+            # One poisoned record must not cost the history of the whole batch.
+            for record in batch:
+                self._write([record])
+            return
+        log.error("recorder: gave up on the history of %s", batch[0].message.queue_id)
 
     def _maybe_purge(self, conn: Connection) -> None:
         now = time.time()
