@@ -23,11 +23,11 @@ def verdict(*scores: float, force: Any = None, **actions: Any) -> Verdict:
     ("score", "action"),
     [
         (0.0, "accept"),
-        (4.99, "accept"),
+        (4.9, "accept"),
         (5.0, "add_header"),  # each threshold belongs to its band
-        (9.99, "add_header"),
+        (9.9, "add_header"),
         (10.0, "quarantine"),
-        (14.99, "quarantine"),
+        (14.9, "quarantine"),
         (15.0, "reject"),
         (80.0, "reject"),
     ],
@@ -57,7 +57,7 @@ def test_tempfail_band_defers_between_header_and_quarantine() -> None:
 
 
 def test_no_tempfail_unless_configured() -> None:
-    actions = {verdict(score).action for score in (5, 6, 7, 8, 9, 9.99)}
+    actions = {verdict(score).action for score in (5, 6, 7, 8, 9, 9.9)}
     assert actions == {"add_header"}
 
 

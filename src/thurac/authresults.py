@@ -46,6 +46,11 @@ def _quoted(text: str, limit: int) -> str:
     return f'"{escaped}"'
 
 
+def _property(name: str, text: str, limit: int) -> str:
+    """` name=value`, or nothing when the value sanitises to nothing (parsers reject "")."""
+    return f" {name}={_value(text, limit)}" if _ascii(text, limit) else ""
+
+
 def _value(text: str, limit: int) -> str:
     """An RFC 8601 value: a token when it is one, else a quoted-string."""
     clean = _ascii(text, limit)
@@ -72,17 +77,14 @@ def _result(method: str, result: str) -> str:
 
 
 def _reason(reason: str) -> str:
-    return f" reason={_quoted(reason, MAX_REASON)}" if reason.strip() else ""
+    return f" reason={_quoted(reason, MAX_REASON)}" if _ascii(reason, MAX_REASON) else ""
 
 
 def _dkim(entry: DkimResult) -> str:
     bits = _comment(f"{entry.key_bits}-bit key") if entry.key_bits else ""
-    text = f"dkim={_result('dkim', entry.result)}{bits}{_reason(entry.reason)}"
-    if entry.domain:
-        text += f" header.d={_value(entry.domain, MAX_DOMAIN)}"
-    if entry.selector:
-        text += f" header.s={_value(entry.selector, MAX_DOMAIN)}"
-    return text
+    return (f"dkim={_result('dkim', entry.result)}{bits}{_reason(entry.reason)}"
+            f"{_property('header.d', entry.domain, MAX_DOMAIN)}"
+            f"{_property('header.s', entry.selector, MAX_DOMAIN)}")
 
 
 def resinfos(auth: AuthResults) -> list[str]:
@@ -92,7 +94,7 @@ def resinfos(auth: AuthResults) -> list[str]:
         spf = auth.spf
         identity = "smtp.helo" if spf.identity == "helo" else "smtp.mailfrom"
         text = f"spf={_result('spf', spf.result)}{_reason(spf.reason)}"
-        if spf.address or spf.domain:
+        if _ascii(spf.address or spf.domain, MAX_ADDRESS):
             text += f" {identity}={_address(spf.address or spf.domain)}"
         found.append(text)
     for entry in auth.dkim[:MAX_DKIM_ENTRIES]:
@@ -100,10 +102,8 @@ def resinfos(auth: AuthResults) -> list[str]:
     if auth.dmarc is not None:
         dmarc = auth.dmarc
         policy = _comment(f"p={dmarc.policy}") if dmarc.policy else ""
-        text = f"dmarc={_result('dmarc', dmarc.result)}{policy}{_reason(dmarc.reason)}"
-        if dmarc.domain:
-            text += f" header.from={_value(dmarc.domain, MAX_DOMAIN)}"
-        found.append(text)
+        found.append(f"dmarc={_result('dmarc', dmarc.result)}{policy}{_reason(dmarc.reason)}"
+                     f"{_property('header.from', dmarc.domain, MAX_DOMAIN)}")
     if auth.arc is not None:
         arc = auth.arc
         sealer = ""

@@ -16,7 +16,13 @@ from thurac.auth import AuthResults
 from thurac.authresults import resinfos
 from thurac.config import Settings
 from thurac.errors import ConfigError, StoreError
-from thurac.message import Connection, Message, classify_direction, normalize_address, parse_rfc822
+from thurac.message import (
+    Connection,
+    Message,
+    classify_direction,
+    normalize_address,
+    parse_rfc822,
+)
 from thurac.verdict import Verdict
 
 EXIT_CONFIG = 2

@@ -146,6 +146,11 @@ class ActionSettings(_Section):
             raise ValueError("reject must not be below quarantine")
         if self.quarantine is not None and self.quarantine < self.add_header:
             raise ValueError("quarantine must not be below add_header")
+        if self.tempfail is not None and not (
+            self.add_header <= self.tempfail <= min(t for t in (quarantine, reject, self.tempfail)
+                                                      if t is not None)
+        ):
+            raise ValueError("tempfail must lie between add_header and quarantine/reject")
         return self
 
 

@@ -16,7 +16,9 @@ def sanitize(value: str, limit: int = MAX_VALUE) -> str:
     """One safe header line: no CR/LF/NUL or other controls, valid UTF-8, bounded length."""
     cleaned = "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in printable_text(value))
     cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+    if len(cleaned) <= limit:
+        return cleaned
+    return cleaned[:limit] if limit < 3 else cleaned[: limit - 3] + "..."
 
 
 def spam_headers(verdict: Verdict) -> list[tuple[str, str]]:

@@ -33,6 +33,16 @@ def message_ids(value: str) -> tuple[str, ...]:
     return tuple(m.lower() for m in _MSGID_RE.findall(value))
 
 
+def canonical_ip(ip: str) -> str:
+    """One spelling per address ('[IPv6:2001:DB8::1]' → '2001:db8::1'); non-addresses unchanged."""
+    text = ip.strip().strip("[]")
+    text = text[5:] if text.lower().startswith("ipv6:") else text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return ip
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """Facts about the SMTP client, as Postfix reported them."""
@@ -42,6 +52,10 @@ class Connection:
     helo: str = ""
     tls_version: str | None = None
     auth_user: str | None = None
+
+    def __post_init__(self) -> None:
+        # One spelling per address, whoever built the value: rate keys and PTR lookups need it.
+        object.__setattr__(self, "client_ip", canonical_ip(self.client_ip))
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +136,7 @@ class Message:
 def is_internal(ip: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     """True when `ip` lies in one of `networks`; unparsable addresses are external."""
     try:
-        addr = ipaddress.ip_address(ip.strip("[]").removeprefix("IPv6:"))
+        addr = ipaddress.ip_address(canonical_ip(ip))
     except ValueError:
         return False
     return any(addr in net for net in networks if addr.version == net.version)
@@ -216,6 +230,8 @@ def parse_rfc822(data: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
     Lenient: a line without a colon ends the header section, as in Postfix's cleanup.
     """
     normalized = data.replace(b"\r\n", b"\n")
+    if normalized.startswith(b"From "):  # mbox envelope line, not a header
+        normalized = normalized.partition(b"\n")[2]
     head, sep, body = normalized.partition(b"\n\n")
     if not sep and not head.strip():
         return (), normalized

@@ -38,7 +38,8 @@ def decide(symbols: Iterable[Symbol], actions: ActionSettings,
     """The action of the highest threshold the score reaches, or `force` if more severe
     (e.g. a DMARC p=reject failure when dmarc.honor_reject is on); tag-only never blocks."""
     found = tuple(symbols)
-    score = round(sum(s.score for s in found), 2)
+    # Rounded as shown in X-Spam-Score, so the flag never disagrees with the printed score.
+    score = round(sum(s.score for s in found), 1)
     thresholds: list[tuple[Action, float | None]] = [
         ("add_header", actions.add_header),
         ("tempfail", actions.tempfail),

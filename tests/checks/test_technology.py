@@ -168,7 +168,6 @@ def test_ipv6_client_with_forward_confirmed_ptr(
     assert run(make_message(client_ip="2001:db8::25"), context()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="client_ip is looked up as spelt, not canonicalised")
 @pytest.mark.parametrize("spelling", ["IPv6:2001:db8::25", "[2001:db8::25]"])
 def test_client_address_in_literal_form_is_still_forward_confirmed(
     context: ContextFactory, zone: TestDnsServer, spelling: str

@@ -45,7 +45,7 @@ def test_sender_writing_only_to_strangers_is_flagged_once_the_sample_is_reached(
     found = run(make_message(), past(9, 9), context)
 
     ratio = only(found, "C22_UNRELATED_RATIO")
-    assert ratio.reason == "10/10 recipients unrelated (100% >= 80%) in 86400s"
+    assert ratio.reason == "10/10 recipients unrelated (100% >= 80%) in 1d"
     assert ratio.score == pytest.approx(5.0)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from tests.integration.conftest import Stack
 
 pytestmark = pytest.mark.postfix
@@ -19,7 +18,8 @@ MALFORMED: dict[str, bytes] = {
     "header line without colon": (b"Subject: malformed-colon\r\nThis is not a header\r\n"
                                   b"From: a@junk.test\r\n\r\nbody\r\n"),
     "8-bit junk in headers": (b"Subject: malformed-8bit \xff\xfe\xc3\x28\r\n"
-                              b"From: \xe9\xe8 <a@junk.test>\r\nX-Mailer: \x80\x81\r\n\r\nbody\r\n"),
+                              b"From: \xe9\xe8 <a@junk.test>\r\nX-Mailer: \x80\x81\r\n"
+                              b"\r\nbody\r\n"),
     "a 20k-character header": (b"Subject: malformed-long\r\nX-Long: " + b"A" * 20_000
                                + b"\r\nFrom: a@junk.test\r\n\r\nbody\r\n"),
     "broken MIME": (b"Subject: malformed-mime\r\nFrom: a@junk.test\r\nMIME-Version: 1.0\r\n"

@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from thurac.dns import DnsSession
 
 
+def span_text(seconds: int) -> str:
+    """A window length as people write it in a reason: 10min, 1h, 1d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 @dataclass(frozen=True, slots=True)
 class CheckContext:
     """What a check may use besides the message and its history."""

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from thurac.checks.base import CheckContext
+from thurac.checks.base import CheckContext, span_text
 from thurac.message import Message
 from thurac.store.history import History, keys_of
 from thurac.symbols import Symbol
 
 _SYMBOL = {"sender": "C22_FREQ_SENDER", "domain": "C22_FREQ_DOMAIN", "ip": "C22_FREQ_IP"}
-
-
-def _span(seconds: int) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 class Frequency:
@@ -45,7 +38,7 @@ class Frequency:
                         continue
                     ratio = count / limit
                     if worst is None or ratio > worst[0]:
-                        worst = (ratio, f"{kind} {key}: {count} {what}/{_span(window.seconds)}"
+                        worst = (ratio, f"{kind} {key}: {count} {what}/{span_text(window.seconds)}"
                                         f" > {limit}")
             if worst is not None:
                 factor = min(settings.max_factor, worst[0])

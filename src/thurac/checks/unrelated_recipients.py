@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thurac.checks.base import CheckContext
+from thurac.checks.base import CheckContext, span_text
 from thurac.message import Message
 from thurac.store.history import History
 from thurac.symbols import Symbol
@@ -34,7 +34,7 @@ class UnrelatedRecipients:
                 found.append(ctx.symbol(
                     "C22_UNRELATED_RATIO",
                     f"{strangers}/{total} recipients unrelated ({ratio:.0%} >= "
-                    f"{settings.ratio:.0%}) in {settings.window}s",
+                    f"{settings.ratio:.0%}) in {span_text(settings.window)}",
                 ))
         if message.recipients and len(unrelated) == len(message.recipients):
             found.append(ctx.symbol(
