@@ -8,6 +8,7 @@ that does nothing, and thurac (SQLite store, DNS on loopback). Prints ratios, no
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -63,6 +64,12 @@ def blast(postfix: PrivatePostfix, sink: SmtpSink, messages: int, clients: int) 
     return time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_milter(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
     wait_listening("127.0.0.1", port, timeout=30)
@@ -76,6 +83,7 @@ def main() -> int:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="thurac-bench-"))
     results: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     with TestDnsServer() as dns, SmtpSink() as sink:
         for n in range(5):
             dns.add(f"bulk{n}.test", "MX", f"10 mail.bulk{n}.test")
@@ -96,6 +104,8 @@ def main() -> int:
             "postfix, no milter": None,
             "postfix + no-op pymilter": [sys.executable, "bench/noop_milter.py",
                                          f"inet:{port}@127.0.0.1"],
+            "postfix + no-op, one header": [sys.executable, "bench/noop_milter.py",
+                                            f"inet:{port}@127.0.0.1", "--add-header"],
             "postfix + thurac": [sys.executable, "-m", "thurac", "run", "--config",
                                  str(tmp / "thurac.yaml")],
         }
@@ -106,7 +116,10 @@ def main() -> int:
                 with PrivatePostfix(sink.port, local_domains=["example.test"],
                                     milter=milter) as postfix:
                     blast(postfix, sink, min(20, args.messages), args.clients)  # warm-up
+                    before = cpu_seconds(proc.pid) if proc else 0.0
                     results[name] = blast(postfix, sink, args.messages, args.clients)
+                    if proc:
+                        cpu[name] = cpu_seconds(proc.pid) - before
             finally:
                 if proc is not None:
                     proc.send_signal(signal.SIGTERM)
@@ -114,10 +127,15 @@ def main() -> int:
     base = results["postfix, no milter"]
     print(f"{args.messages} messages, {args.clients} concurrent SMTP clients, one run:")
     for name, seconds in results.items():
+        used = (f"   milter CPU {1000 * cpu[name] / args.messages:5.1f} ms/msg"
+                if name in cpu else "")
         print(f"  {name:28s} {args.messages / seconds:8.1f} msg/s   "
-              f"time ratio vs no milter: {seconds / base:5.2f}")
-    noop = results["postfix + no-op pymilter"]
-    print(f"  thurac / no-op pymilter time ratio: {results['postfix + thurac'] / noop:.2f}")
+              f"time ratio vs no milter: {seconds / base:5.2f}{used}")
+    thurac = results["postfix + thurac"]
+    print(f"  thurac / no-op pymilter time ratio: "
+          f"{thurac / results['postfix + no-op pymilter']:.2f}")
+    print(f"  thurac / no-op that adds one header time ratio: "
+          f"{thurac / results['postfix + no-op, one header']:.2f}")
     return 0
 
 

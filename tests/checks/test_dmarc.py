@@ -215,6 +215,13 @@ def test_no_aligned_pass_fails(zones: TestDnsServer, spf: SpfResult | None,
     assert result_of(ctx).result == "fail"
 
 
+def test_failure_reason_tells_what_was_seen(zones: TestDnsServer) -> None:
+    unsigned = DkimResult("none", reason="no signature")
+    ctx = context(zones, spf=spf_result("bank.test", "fail"), dkim=(unsigned,))
+    found = only(run(from_("alerts@bank.test"), ctx), "DMARC_FAIL_REJECT")
+    assert found.reason == "bank.test p=reject: no aligned pass (SPF fail for bank.test; DKIM none)"
+
+
 @pytest.mark.parametrize(
     ("spf", "dkim", "symbol"),
     [

@@ -7,6 +7,7 @@ authserv-id never reaches the mailbox."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,9 @@ SPOOFER_IP = "127.0.0.66"
 # Pinned so that tuning default scores does not decide these stories: the spoof's score
 # stays below quarantine and reject, so only the DMARC switches can hold or refuse it.
 ACTIONS: dict[str, Any] = {"add_header": 5.0, "quarantine": 50.0, "reject": 100.0}
+# Seconds an SMTP transaction through Postfix takes besides thurac's DNS time (measured:
+# well under one second on loopback; generous for a loaded CI machine).
+SMTP_OVERHEAD = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +90,9 @@ def test_signed_mail_from_a_reject_domain_arrives_with_passing_authres(
     raw = unfolded(mail.headers("Authentication-Results")[0])
     assert re.match(rf"{re.escape(AUTHSERV_ID)};\s+spf=pass .*;\s+dkim=pass .*;\s+dmarc=pass ",
                     raw)
-    # Ours is on top of what the sender wrote; the other host's is kept as it came.
-    names = [name.lower() for name, _ in mail.message.items()]
-    assert names.index("authentication-results") < names.index("dkim-signature")
+    # Ours is the topmost header (prepended); the other host's is kept as it came.
+    top_name, top_value = mail.message.items()[0]
+    assert (top_name, unfolded(top_value)) == ("Authentication-Results", raw)
     assert any("relay.bank.test" in v for v in mail.headers("Authentication-Results"))
     assert not any("dmarc=fail" in v for v in mail.headers("Authentication-Results"))
     status = mail.headers("X-Spam-Status")[0]
@@ -134,3 +138,28 @@ def test_spoof_is_only_tagged_when_the_switches_are_off(
     assert found["dmarc"] == ("fail", {"header.from": DOMAIN})
     assert mail.headers("X-Spam-Flag") == ["YES"]
     assert "DMARC_FAIL_REJECT" in mail.headers("X-Spam-Status")[0]
+
+
+def test_dead_dns_delays_nothing_past_the_budget_and_condemns_nothing(
+    stack_factory: Callable[..., Stack], bank_key: TestKey,
+) -> None:
+    budget = 2.0
+    stack = stack_factory({"actions": ACTIONS, "dmarc": {"honor_reject": True},
+                           "dns": {"timeout": 0.5, "budget": budget}})
+    publish_bank(stack, bank_key)  # all there, but nobody will ever hear the answers
+    stack.dns.mode = "blackhole"
+    signed = sign(message(f"alerts@{DOMAIN}", "alice@example.test", "during the outage"),
+                  bank_key, DOMAIN, SELECTOR)
+    started = time.monotonic()
+    result = stack.send(f"bounces@{DOMAIN}", ["alice@example.test"], signed,
+                        source_ip=SPOOFER_IP, helo=f"mail.{DOMAIN}")
+    elapsed = time.monotonic() - started
+    assert result.ok, (result.code, result.message)
+    assert elapsed < budget + SMTP_OVERHEAD
+    mail = stack.sink.wait_for(lambda m: m.subject == "during the outage")
+    found = results(our_authres(mail))
+    assert (found["spf"][0], found["dkim"][0], found["dmarc"][0]) == (
+        "temperror", "temperror", "temperror")
+    status = mail.headers("X-Spam-Status")[0]
+    assert "SPF_TEMPERROR" in status and "DKIM_TEMPERROR" in status
+    assert "SPF_FAIL" not in status and "DKIM_INVALID" not in status and "DMARC_FAIL" not in status

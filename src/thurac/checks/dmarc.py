@@ -237,7 +237,8 @@ def _evidence(auth: AuthResults, domain: str, record: DmarcRecord
     else:
         seen.append("no SPF result")
     for dkim in auth.dkim:
-        seen.append(f"DKIM {dkim.result} d={dkim.domain[:_SHOWN] or '(none)'}")
+        seen.append(f"DKIM {dkim.result} d={dkim.domain[:_SHOWN]}" if dkim.domain
+                    else f"DKIM {dkim.result}")
         if not aligned(dkim.domain, domain, record.adkim):
             continue
         if dkim.result == "pass" and passed is None:
