@@ -49,8 +49,9 @@ def blast(postfix: PrivatePostfix, sink: SmtpSink, messages: int, clients: int) 
                 n = next(counter, None)
             if n is None:
                 return
-            result = postfix.send(f"s{n % SENDERS}@bulk{n % 5}.test", [f"user{n % 200}@example.test"],
-                                  body(n), source_ip=f"127.0.0.{30 + index}", helo="mail.bulk.test")
+            result = postfix.send(f"s{n % SENDERS}@bulk{n % 5}.test",
+                                  [f"user{n % 200}@example.test"], body(n),
+                                  source_ip=f"127.0.0.{30 + index}", helo="mail.bulk.test")
             if not result.ok:
                 raise RuntimeError(f"message {n}: {result.code} {result.message}")
 
