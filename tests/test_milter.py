@@ -164,9 +164,10 @@ def test_internal_error_accepts_with_header_by_default(scanner: Scanner,
         raise RuntimeError("boom")
 
     monkeypatch.setattr(scanner, "scan", broken)
-    ctx = feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")
+    ctx = feed(scanner, b"X-Spam-Flag: NO\n" + PLAIN, "ann@sender.test", "bob@example.test")
     assert ctx.rc == Milter.ACCEPT
     assert ctx._msg["X-Thurac-Report"] == "not scored: internal error"
+    assert "X-Spam-Flag" not in ctx._msg  # the sender's forged verdict is gone all the same
 
 
 def test_internal_error_tempfails_when_configured(tmp_path: Path, dns: TestDnsServer,

@@ -156,7 +156,10 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             self.setreply("451", "4.7.1", "Temporary filter failure, try again later")
             return TEMPFAIL
         try:
+            # Even unscored, the message must not keep a sender's forged verdict.
+            for name, index in removals(self.builder.headers, is_spam_header):
+                self.chgheader(name, index, "")
             self.addheader("X-Thurac-Report", "not scored: internal error")
         except Exception:
-            log.exception("%s: could not add the error header", queue_id)
+            log.exception("%s: could not fix the headers of an unscored message", queue_id)
         return ACCEPT

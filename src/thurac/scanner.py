@@ -59,20 +59,19 @@ class Scanner:
         force = forced_action(ctx.auth, self.settings.dmarc)
         return Outcome(decide(symbols, self.settings.actions, force=force), history, ctx.auth)
 
+    def _record_of(self, message: Message, outcome: Outcome) -> Record:
+        unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()
+        return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address)
+
     def record(self, message: Message, outcome: Outcome) -> None:
         """Hand the message to the recorder (written after the reply); no-op when read-only."""
-        if self.recorder is None:
-            return
-        unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()
-        self.recorder.submit(Record(message, outcome.verdict, unrelated,
-                                    self.settings.local.is_local_address))
+        if self.recorder is not None:
+            self.recorder.submit(self._record_of(message, outcome))
 
     def record_now(self, message: Message, outcome: Outcome) -> None:
         """Write synchronously (offline `thurac check --record`)."""
-        unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()
         with self.engine.begin() as conn:
-            write_record(conn, Record(message, outcome.verdict, unrelated,
-                                      self.settings.local.is_local_address))
+            write_record(conn, self._record_of(message, outcome))
 
     def close(self) -> None:
         if self.recorder is not None:

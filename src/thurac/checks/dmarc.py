@@ -243,8 +243,10 @@ def _evidence(auth: AuthResults, domain: str, record: DmarcRecord
             continue
         if dkim.result == "pass" and passed is None:
             passed = f"aligned DKIM pass (d={dkim.domain[:_SHOWN]})"
-        elif dkim.result == "temperror" and temporary is None:
-            temporary = f"DKIM temperror for d={dkim.domain[:_SHOWN]}"
+        elif dkim.result in ("temperror", "neutral") and temporary is None:
+            # neutral: the signature could not be checked (body over milter.max_body_bytes);
+            # like a DNS failure, that must not turn into a DMARC failure.
+            temporary = f"DKIM {dkim.result} for d={dkim.domain[:_SHOWN]}"
     if not auth.dkim:
         seen.append("no DKIM signature")
     return passed, temporary, "; ".join(seen)
