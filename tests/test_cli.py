@@ -1,0 +1,89 @@
+"""The operator's commands as an admin types them: exit codes, messages, JSON shape."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.support.dns_server import TestDnsServer
+
+from thurac.cli import main
+
+SPAMMY = (b"From: promo@bulk.test\r\nTo: bob@example.test\r\nSubject: offer\r\n"
+          b"X-Mailer: PHPMailer 6.9\r\n\r\nbuy now\r\n")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "thurac.yaml"
+    path.write_text(yaml.safe_dump({
+        "database": {"url": f"sqlite:///{tmp_path}/db/thurac.db"},
+        "dns": {"nameservers": ["127.0.0.1:9"], "timeout": 0.2, "budget": 0.5},
+        "local": {"domains": ["example.test"], "authserv_id": "mx.example.test"},
+    }))
+    return path
+
+
+def test_config_check_names_file_key_and_expectation_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("actions:\n  reject: high\nmilter:\n  on_error: bounce\n")
+    run = subprocess.run([sys.executable, "-m", "thurac", "config", "check", str(bad)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert f"{bad}: actions.reject:" in run.stderr
+    assert f"{bad}: milter.on_error:" in run.stderr and "'accept' or 'tempfail'" in run.stderr
+
+
+def test_every_command_refuses_a_broken_config_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("milter: [unclosed\n")
+    for argv in (["run", "--config", str(bad)], ["db", "upgrade", "--config", str(bad)],
+                 ["check", "--config", str(bad), str(bad)]):
+        assert main(argv) == 2
+
+
+def test_config_check_accepts_the_shipped_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", "config/thurac.yaml"]) == 0
+    assert "config/thurac.yaml: OK" in capsys.readouterr().out
+
+
+def test_check_json_gives_score_action_and_symbols_with_reasons(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(SPAMMY)
+    with TestDnsServer() as dns:
+        data = yaml.safe_load(config.read_text())
+        data["dns"]["nameservers"] = [dns.address]
+        config.write_text(yaml.safe_dump(data))
+        code = main(["check", "--config", str(config), str(eml), "--ip", "203.0.113.5",
+                     "--helo", "[203.0.113.5]", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert isinstance(out["score"], float) and out["action"] in {
+        "accept", "add_header", "quarantine", "reject", "tempfail"}
+    names = {s["name"]: s["reason"] for s in out["symbols"]}
+    assert "PHPMailer" in names["C22_TECH_MAILER"]
+    assert "C22_TECH_HELO_IP" in names
+    assert not (tmp_path / "db").exists()  # read-only: nothing created without --record
+
+
+def test_check_record_then_db_upgrade_reports_the_revision(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(SPAMMY)
+    assert main(["check", "--config", str(config), str(eml), "--record"]) == 0
+    assert (tmp_path / "db/thurac.db").exists()
+    capsys.readouterr()
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    assert "schema at revision" in capsys.readouterr().out
+
+
+def test_check_of_a_missing_file_says_so(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(config), "/nonexistent/m.eml"]) == 1
+    assert "/nonexistent/m.eml" in capsys.readouterr().err
