@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from thurac.config import Settings
 from thurac.message import Message
 from thurac.store.schema import correspondents, rate_buckets, senders, sent_messages
+from thurac.text import printable_text
 
 KEY_KINDS = ("sender", "domain", "ip")
 
@@ -46,12 +47,20 @@ def epoch_minute(when: datetime) -> int:
     return int(when.timestamp() // 60)
 
 
+def stored_text(value: str, limit: int) -> str:
+    """Text as the store keeps it: valid UTF-8, no NUL (PostgreSQL refuses it), bounded.
+
+    Keys are written and looked up in this form, so a sender's 8-bit junk matches its own rows.
+    """
+    return printable_text(value).replace("\x00", "\ufffd")[:limit]
+
+
 def keys_of(message: Message) -> dict[str, str]:
     """The rate keys of a message; null senders (bounces) count by client IP only."""
-    keys = {"ip": message.connection.client_ip}
+    keys = {"ip": stored_text(message.connection.client_ip, 320)}
     if message.sender:
-        keys["sender"] = message.sender
-        keys["domain"] = message.sender_domain
+        keys["sender"] = stored_text(message.sender, 320)
+        keys["domain"] = stored_text(message.sender_domain, 320)
     return keys
 
 
@@ -89,30 +98,33 @@ def read_history(conn: Connection, message: Message, settings: Settings) -> Hist
     sender_messages = 0
     written_to = False
     related: set[str] = set()
+    stored_rcpts = {stored_text(r, 320): r for r in message.recipients}
     if message.sender:
+        sender = stored_text(message.sender, 320)
         sender_messages = conn.execute(
-            select(senders.c.messages).where(senders.c.address == message.sender)
+            select(senders.c.messages).where(senders.c.address == sender)
         ).scalar() or 0
         written_to = bool(conn.execute(
             select(func.count()).select_from(correspondents)
-            .where(correspondents.c.remote == message.sender, correspondents.c.sent > 0)
+            .where(correspondents.c.remote == sender, correspondents.c.sent > 0)
         ).scalar())
         if written_to and message.recipients:
             related.update(conn.execute(
                 select(correspondents.c.local)
-                .where(correspondents.c.remote == message.sender, correspondents.c.sent > 0,
-                       correspondents.c.local.in_(message.recipients))
+                .where(correspondents.c.remote == sender, correspondents.c.sent > 0,
+                       correspondents.c.local.in_(stored_rcpts))
             ).scalars())
     if message.referenced_ids:
         # A reply to a message one of our users sent relates that user to this sender.
         related.update(conn.execute(
             select(sent_messages.c.local)
-            .where(sent_messages.c.message_id.in_(message.referenced_ids[:50]))
+            .where(sent_messages.c.message_id.in_(
+                {stored_text(i, 500) for i in message.referenced_ids[:50]}))
         ).scalars())
     return History(
         available=True,
         windows=windows,
         sender_messages=int(sender_messages),
         sender_written_to=written_to,
-        related_recipients=frozenset(related & set(message.recipients)),
+        related_recipients=frozenset(stored_rcpts[r] for r in related if r in stored_rcpts),
     )

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from thurac.message import Message
-from thurac.store.history import epoch_minute, keys_of
+from thurac.store.history import epoch_minute, keys_of, stored_text
 from thurac.store.schema import (
     correspondents,
     events,
@@ -24,7 +24,6 @@ from thurac.store.schema import (
     senders,
     sent_messages,
 )
-from thurac.text import printable_text
 from thurac.verdict import Verdict
 
 log = logging.getLogger("thurac.recorder")
@@ -69,7 +68,7 @@ def _text(value: str | None, limit: int) -> str | None:
     """Storable text: valid UTF-8, no NUL (PostgreSQL refuses it), bounded to the column."""
     if value is None:
         return None
-    return printable_text(value).replace("\x00", "\ufffd")[:limit]
+    return stored_text(value, limit)
 
 
 def write_record(conn: Connection, record: Record) -> None:
@@ -107,15 +106,17 @@ def _record_outbound(conn: Connection, record: Record) -> None:
     msg = record.message
     if not msg.sender:
         return
+    sender = stored_text(msg.sender, 320)
     for rcpt in msg.recipients:
         if rcpt != msg.sender:
             _upsert(conn, correspondents, ("local", "remote"),
-                    {"local": msg.sender, "remote": rcpt, "first_seen": msg.received_at,
-                     "last_seen": msg.received_at, "sent": 1, "received": 0},
+                    {"local": sender, "remote": stored_text(rcpt, 320),
+                     "first_seen": msg.received_at, "last_seen": msg.received_at,
+                     "sent": 1, "received": 0},
                     add=("sent",), replace=("last_seen",))
     if msg.message_id:
         _upsert(conn, sent_messages, ("message_id",),
-                {"message_id": msg.message_id[:500], "local": msg.sender,
+                {"message_id": stored_text(msg.message_id, 500), "local": sender,
                  "sent_at": msg.received_at})
 
 
@@ -124,20 +125,22 @@ def _record_inbound(conn: Connection, record: Record) -> None:
     minute = epoch_minute(msg.received_at)
     for kind, key in keys_of(msg).items():
         _upsert(conn, rate_buckets, ("kind", "key", "minute"),
-                {"kind": kind, "key": key[:320], "minute": minute, "messages": 1,
+                {"kind": kind, "key": key, "minute": minute, "messages": 1,
                  "recipients": len(msg.recipients), "unrelated": len(record.unrelated)},
                 add=("messages", "recipients", "unrelated"))
     if not msg.sender:
         return
+    sender = stored_text(msg.sender, 320)
     _upsert(conn, senders, ("address",),
-            {"address": msg.sender[:320], "first_seen": msg.received_at,
+            {"address": sender, "first_seen": msg.received_at,
              "last_seen": msg.received_at, "messages": 1},
             add=("messages",), replace=("last_seen",))
     for rcpt in msg.recipients:
         if record.is_local(rcpt) and rcpt != msg.sender:
             _upsert(conn, correspondents, ("local", "remote"),
-                    {"local": rcpt, "remote": msg.sender, "first_seen": msg.received_at,
-                     "last_seen": msg.received_at, "sent": 0, "received": 1},
+                    {"local": stored_text(rcpt, 320), "remote": sender,
+                     "first_seen": msg.received_at, "last_seen": msg.received_at,
+                     "sent": 0, "received": 1},
                     add=("received",), replace=("last_seen",))
 
 
@@ -155,8 +158,9 @@ class Recorder:
         self._queue: queue.Queue[Record | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="thurac-recorder", daemon=True)
         self._last_purge = 0.0
-        self._idle = threading.Event()
-        self._idle.set()
+        # Records submitted but not yet written (or given up on); flush() waits for zero.
+        self._pending = 0
+        self._settled = threading.Condition()
         self._thread.start()
 
     def submit(self, record: Record) -> None:
@@ -165,16 +169,14 @@ class Recorder:
             log.error("recorder backlog full (%d); dropping history of %s",
                       MAX_PENDING, record.message.queue_id)
             return
-        self._idle.clear()
+        with self._settled:
+            self._pending += 1
         self._queue.put(record)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is written (tests, `check --record`, shutdown)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.empty() and self._idle.wait(0.05):
-                return True
-        return False
+        with self._settled:
+            return self._settled.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self, timeout: float = 30.0) -> None:
         self.flush(timeout)
@@ -199,9 +201,16 @@ class Recorder:
             item = self._queue.get()
             if item is None:
                 return
-            self._write(self._drain(item))
-            if self._queue.empty():
-                self._idle.set()
+            batch = self._drain(item)
+            try:
+                self._write(batch)
+            except Exception:  # the thread must outlive any surprise
+                log.exception("recorder: unexpected failure; history of %d message(s) lost",
+                              len(batch))
+            finally:
+                with self._settled:
+                    self._pending -= len(batch)
+                    self._settled.notify_all()
 
     def _write(self, batch: Iterable[Record]) -> None:
         batch = list(batch)
