@@ -33,17 +33,20 @@ def well_run_domain(stack: Stack, domain: str, ip: str) -> None:
     stack.dns.add_ptr(ip, f"mail.{domain}")
 
 
+def send_burst(stack: Stack, count: int) -> list[Any]:
+    """One external sender, one message each to `count` distinct local users."""
+    well_run_domain(stack, "bulk.test", SPAMMER_IP)
+    return [stack.send("promo@bulk.test", [f"user{n}@example.test"],
+                       message("promo@bulk.test", f"user{n}@example.test", f"offer {n}"),
+                       source_ip=SPAMMER_IP, helo="mail.bulk.test")
+            for n in range(count)]
+
+
 def test_burst_from_unknown_sender_is_tagged_then_quarantined_then_rejected(
     stack_factory: Callable[..., Stack],
 ) -> None:
     stack = stack_factory(BURST_CONFIG)
-    well_run_domain(stack, "bulk.test", SPAMMER_IP)
-    results = []
-    for n in range(8):
-        rcpt = f"user{n}@example.test"
-        results.append(stack.send("promo@bulk.test", [rcpt],
-                                  message("promo@bulk.test", rcpt, f"offer {n}"),
-                                  source_ip=SPAMMER_IP, helo="mail.bulk.test"))
+    results = send_burst(stack, 8)
 
     # The first messages are delivered, with our headers.
     first = stack.sink.wait_for(lambda m: m.subject == "offer 0")
@@ -120,13 +123,7 @@ def test_tag_only_mode_delivers_the_whole_burst_tagged(
 ) -> None:
     config = {**BURST_CONFIG, "actions": {**BURST_CONFIG["actions"], "mode": "tag-only"}}
     stack = stack_factory(config)
-    well_run_domain(stack, "bulk.test", SPAMMER_IP)
-    results = []
-    for n in range(8):
-        rcpt = f"user{n}@example.test"
-        results.append(stack.send("promo@bulk.test", [rcpt],
-                                  message("promo@bulk.test", rcpt, f"offer {n}"),
-                                  source_ip=SPAMMER_IP, helo="mail.bulk.test"))
+    results = send_burst(stack, 8)
     assert all(r.ok for r in results), [(r.code, r.message) for r in results]
     delivered = stack.sink.wait_count(8)
     assert stack.postfix.hold_queue() == []
@@ -134,6 +131,22 @@ def test_tag_only_mode_delivers_the_whole_burst_tagged(
     assert last.headers("X-Spam-Flag") == ["YES"]
     line = stack.thurac.log_line_for(results[-1].queue_id)
     assert "action=add_header" in line and "would=reject" in line
+
+
+def test_mail_submitted_on_the_server_itself_is_outbound(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    # The sendmail command goes through Postfix's pickup and non_smtpd_milters; with the
+    # default internal network 127.0.0.1 it teaches thurac a correspondent, unscored.
+    stack = stack_factory({"local": {"internal_networks": ["127.0.0.1/32", "::1/128"]}})
+    done = stack.postfix.sendmail("alice@example.test", ["zoe@partner.test"],
+                                  message("alice@example.test", "zoe@partner.test", "local"))
+    assert done.returncode == 0, done.stderr
+    delivered = stack.sink.wait_for(lambda m: m.subject == "local")
+    assert not delivered.headers("X-Spam-Status")
+    lines = [line for line in stack.thurac.log().splitlines() if "direction=" in line]
+    assert lines and "direction=outbound" in lines[-1]
+    assert "action=learn" in lines[-1]
 
 
 def test_sigterm_stops_thurac_cleanly(stack_factory: Callable[..., Stack]) -> None:
