@@ -87,3 +87,23 @@ def test_check_record_then_db_upgrade_reports_the_revision(
 def test_check_of_a_missing_file_says_so(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--config", str(config), "/nonexistent/m.eml"]) == 1
     assert "/nonexistent/m.eml" in capsys.readouterr().err
+
+
+def test_run_on_a_busy_port_says_which_socket_and_why(tmp_path: Path, config: Path) -> None:
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    data = yaml.safe_load(config.read_text())
+    data["milter"] = {"socket": f"inet:{port}@127.0.0.1"}
+    config.write_text(yaml.safe_dump(data))
+    try:
+        run = subprocess.run([sys.executable, "-m", "thurac", "run", "--config", str(config)],
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        busy.close()
+    assert run.returncode == 1
+    assert f"cannot listen on inet:{port}@127.0.0.1" in run.stderr
+    assert "Address already in use" in run.stderr

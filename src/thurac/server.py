@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import stat
 import threading
 
@@ -45,12 +46,35 @@ def _watch_signals() -> None:
                     "restart thurac to apply a changed configuration")
 
 
+def _socket_problem(spec: str) -> str | None:
+    """Why an inet socket cannot be opened (libmilter only says 'cannot opensocket')."""
+    kind, _, rest = spec.partition(":")
+    if kind not in ("inet", "inet6"):
+        return None
+    port_text, _, host = rest.partition("@")
+    family = socket.AF_INET6 if kind == "inet6" else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host or ("::" if kind == "inet6" else "0.0.0.0"), int(port_text)))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        probe.close()
+    return None
+
+
 def run(settings: Settings, config_path: str) -> int:
     """Serve until SIGTERM/SIGINT; history still queued is written before exit."""
     # Block the signals before any thread starts, so every thread inherits the mask and
     # only the watcher (sigwait) sees them: no thread dies of a default signal action.
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     threading.Thread(target=_watch_signals, name="thurac-signals", daemon=True).start()
+    problem = _socket_problem(settings.milter.socket)
+    if problem:
+        log.error("cannot listen on %s (milter.socket in %s): %s",
+                  settings.milter.socket, config_path, problem)
+        return 1
     scanner = open_scanner(settings)
     Milter.factory = lambda: ThuracMilter(scanner)
     Milter.set_flags(FLAGS)
