@@ -214,3 +214,10 @@ def test_every_value_in_the_shipped_config_is_the_documented_default() -> None:
     differing = {p: (_value(shipped, p), _value(defaults, p)) for p in paths
                  if _value(shipped, p) != _value(defaults, p)}
     assert differing == {}
+
+
+def test_every_section_and_every_scored_symbol_is_in_the_shipped_config() -> None:
+    data = shipped_data()
+    assert set(Settings.model_fields) - set(data) == set()
+    scored = {name for name, info in CATALOGUE.items() if info.group != "thurac"}
+    assert scored - set(data["scores"]) == set()
