@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages thurac needs, only those missing. Usage: install-deps.sh run|test
-# "test" adds Postfix (installed without configuring or starting the system's own service:
-# the tests run a private instance with their own config and queue directories).
+# "test" adds Postfix and PostgreSQL (installed without starting the system's own services:
+# the tests run private instances with their own config, queue and data directories).
 set -euo pipefail
 what=${1:-run}
 
@@ -14,7 +14,7 @@ if ! python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.
 fi
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
-  for pkg in postfix; do have "$pkg" || need+=("$pkg"); done
+  for pkg in postfix postgresql; do have "$pkg" || need+=("$pkg"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -25,7 +25,7 @@ fi
 echo "install-deps: apt-get install ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-# Keep apt from starting (or restarting) the system's own Postfix service.
+# Keep apt from starting (or restarting) the system's own Postfix and PostgreSQL services.
 guard=""
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d

@@ -27,11 +27,6 @@ AUTHSERV_ID = "mx.example.test"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 
-if os.geteuid() != 0 or not postfix_available():
-    pytest.skip("end-to-end tests need root and Debian's postfix (make test installs it)",
-                allow_module_level=True)
-
-
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
@@ -124,6 +119,8 @@ def dns_zone() -> Iterator[TestDnsServer]:
 @pytest.fixture
 def stack_factory(tmp_path: Path, dns_zone: TestDnsServer) -> Iterator[Callable[..., Stack]]:
     """Start the whole stack with thurac config overrides; everything stops at teardown."""
+    if os.geteuid() != 0 or not postfix_available():
+        pytest.skip("end-to-end tests need root and Debian's postfix (make test installs it)")
     stacks: list[Stack] = []
 
     def start(overrides: Mapping[str, Any] | None = None) -> Stack:

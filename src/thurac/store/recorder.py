@@ -64,6 +64,29 @@ def _upsert(conn: Connection, table: Table, keys: Sequence[str], row: dict[str, 
     conn.execute(stmt)
 
 
+class _Upserts:
+    """Counter upserts of a transaction, run in one global order (table, key) at the end.
+
+    Several MX hosts write the same hot rows (a spam run's sender, its minutes, its recipients);
+    taking the row locks in the same order everywhere means two batches wait for each other
+    instead of deadlocking. A stable sort keeps the arrival order of updates to one row.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Table, Sequence[str], dict[str, Any], Sequence[str],
+                                  Sequence[str]]] = []
+
+    def add(self, table: Table, keys: Sequence[str], row: dict[str, Any],
+            add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
+        self._pending.append((table, keys, row, add, replace))
+
+    def run(self, conn: Connection) -> None:
+        self._pending.sort(key=lambda u: (u[0].name, tuple(u[2][k] for k in u[1])))
+        for table, keys, row, add, replace in self._pending:
+            _upsert(conn, table, keys, row, add, replace)
+        self._pending.clear()
+
+
 def _text(value: str | None, limit: int) -> str | None:
     """Storable text: valid UTF-8, no NUL (PostgreSQL refuses it), bounded to the column."""
     if value is None:
@@ -73,6 +96,18 @@ def _text(value: str | None, limit: int) -> str | None:
 
 def write_record(conn: Connection, record: Record) -> None:
     """All rows for one message; idempotent per message apart from the counters."""
+    write_records(conn, [record])
+
+
+def write_records(conn: Connection, records: Iterable[Record]) -> None:
+    """All rows for a batch of messages: events and header log, then the counters in key order."""
+    upserts = _Upserts()
+    for record in records:
+        _write_event(conn, record, upserts)
+    upserts.run(conn)
+
+
+def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> None:
     msg, verdict = record.message, record.verdict
     when = msg.received_at
     symbols = [] if verdict is None else [
@@ -97,51 +132,51 @@ def write_record(conn: Connection, record: Record) -> None:
         headers=msg.header_block(),
     ))
     if msg.direction == "outbound":
-        _record_outbound(conn, record)
+        _record_outbound(upserts, record)
     else:
-        _record_inbound(conn, record)
+        _record_inbound(upserts, record)
 
 
-def _record_outbound(conn: Connection, record: Record) -> None:
+def _record_outbound(upserts: _Upserts, record: Record) -> None:
     msg = record.message
     if not msg.sender:
         return
     sender = stored_text(msg.sender, 320)
     for rcpt in msg.recipients:
         if rcpt != msg.sender:
-            _upsert(conn, correspondents, ("local", "remote"),
-                    {"local": sender, "remote": stored_text(rcpt, 320),
-                     "first_seen": msg.received_at, "last_seen": msg.received_at,
-                     "sent": 1, "received": 0},
-                    add=("sent",), replace=("last_seen",))
+            upserts.add(correspondents, ("local", "remote"),
+                        {"local": sender, "remote": stored_text(rcpt, 320),
+                         "first_seen": msg.received_at, "last_seen": msg.received_at,
+                         "sent": 1, "received": 0},
+                        add=("sent",), replace=("last_seen",))
     if msg.message_id:
-        _upsert(conn, sent_messages, ("message_id",),
-                {"message_id": stored_text(msg.message_id, 500), "local": sender,
-                 "sent_at": msg.received_at})
+        upserts.add(sent_messages, ("message_id",),
+                    {"message_id": stored_text(msg.message_id, 500), "local": sender,
+                     "sent_at": msg.received_at})
 
 
-def _record_inbound(conn: Connection, record: Record) -> None:
+def _record_inbound(upserts: _Upserts, record: Record) -> None:
     msg = record.message
     minute = epoch_minute(msg.received_at)
     for kind, key in keys_of(msg).items():
-        _upsert(conn, rate_buckets, ("kind", "key", "minute"),
-                {"kind": kind, "key": key, "minute": minute, "messages": 1,
-                 "recipients": len(msg.recipients), "unrelated": len(record.unrelated)},
-                add=("messages", "recipients", "unrelated"))
+        upserts.add(rate_buckets, ("kind", "key", "minute"),
+                    {"kind": kind, "key": key, "minute": minute, "messages": 1,
+                     "recipients": len(msg.recipients), "unrelated": len(record.unrelated)},
+                    add=("messages", "recipients", "unrelated"))
     if not msg.sender:
         return
     sender = stored_text(msg.sender, 320)
-    _upsert(conn, senders, ("address",),
-            {"address": sender, "first_seen": msg.received_at,
-             "last_seen": msg.received_at, "messages": 1},
-            add=("messages",), replace=("last_seen",))
+    upserts.add(senders, ("address",),
+                {"address": sender, "first_seen": msg.received_at,
+                 "last_seen": msg.received_at, "messages": 1},
+                add=("messages",), replace=("last_seen",))
     for rcpt in msg.recipients:
         if record.is_local(rcpt) and rcpt != msg.sender:
-            _upsert(conn, correspondents, ("local", "remote"),
-                    {"local": stored_text(rcpt, 320), "remote": sender,
-                     "first_seen": msg.received_at, "last_seen": msg.received_at,
-                     "sent": 0, "received": 1},
-                    add=("received",), replace=("last_seen",))
+            upserts.add(correspondents, ("local", "remote"),
+                        {"local": stored_text(rcpt, 320), "remote": sender,
+                         "first_seen": msg.received_at, "last_seen": msg.received_at,
+                         "sent": 0, "received": 1},
+                        add=("received",), replace=("last_seen",))
 
 
 def purge_buckets(conn: Connection, older_than_minute: int) -> int:
@@ -217,8 +252,7 @@ class Recorder:
         for attempt in range(RETRIES):
             try:
                 with self._engine.begin() as conn:
-                    for record in batch:
-                        write_record(conn, record)
+                    write_records(conn, batch)
                     self._maybe_purge(conn)
                 return
             except Exception as exc:

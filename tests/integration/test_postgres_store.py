@@ -1,0 +1,311 @@
+"""The history store on a real PostgreSQL server that the tests start themselves: the stories of
+tests/store/test_store.py, plus what only a shared store has to get right (several MX hosts
+writing the same sender's counters at once, and PostgreSQL's refusal of NUL in text)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, func, select, text
+from tests.store.test_store import NOW, inbound, record, settings
+from tests.support.postgres import TemporaryPostgres, unavailable_reason
+
+from thurac.cli import main
+from thurac.message import Connection, Message
+from thurac.store.engine import current_revision, make_engine, upgrade
+from thurac.store.history import History, read_history
+from thurac.store.recorder import Record, Recorder, purge_buckets
+from thurac.store.schema import (
+    correspondents,
+    events,
+    header_log,
+    metadata,
+    rate_buckets,
+    senders,
+    sent_messages,
+)
+
+pytest.importorskip("psycopg2", reason="the PostgreSQL tests need psycopg2 (thurac[test])")
+pytestmark = pytest.mark.postgres
+
+HOSTS = 2  # MX hosts sharing one history: one engine and one Recorder each
+THREADS_PER_HOST = 4  # SMTP sessions on each host
+MESSAGES_PER_THREAD = 40
+BULK_SENDER = "bulk@spam.test"
+FLUSH_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[TemporaryPostgres]:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with TemporaryPostgres() as server:
+        yield server
+
+
+_numbers = itertools.count()
+
+
+@pytest.fixture
+def database(postgres: TemporaryPostgres) -> Iterator[str]:
+    """URL of a new, empty database on the shared server, dropped after the test."""
+    name = f"t{next(_numbers)}"
+    url = postgres.create_database(name)
+    yield url
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def engines(database: str) -> Iterator[Callable[[], Engine]]:
+    """engines() -> a new engine on the test database (first call migrates it), disposed after."""
+    made: list[Engine] = []
+
+    def make() -> Engine:
+        engine = make_engine(database)
+        if not made:
+            upgrade(engine)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(engines: Callable[[], Engine]) -> Engine:
+    return engines()
+
+
+def history_of(engine: Engine, msg: Message) -> History:
+    with engine.connect() as conn:
+        return read_history(conn, msg, settings())
+
+
+def count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+
+
+def test_first_start_migrates_to_head_and_matches_the_schema_module(database: str) -> None:
+    engine = make_engine(database)
+    try:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        assert current_revision(engine) == "0001"
+        upgrade(engine)  # a second MX host starting on the same database changes nothing
+        assert current_revision(engine) == "0001"
+        with engine.connect() as conn:
+            assert conn.dialect.name == "postgresql"
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_recorded_messages_fill_the_sliding_windows(engine: Engine) -> None:
+    for minutes_ago in (0, 5, 30, 90):
+        record(engine, inbound("a@remote.test", ("u1@example.test", "u2@example.test"),
+                               NOW - timedelta(minutes=minutes_ago)), ("u1@example.test",))
+    history = history_of(engine, inbound("a@remote.test", ("u3@example.test",)))
+    ten_min = history.window("sender", 600)
+    assert (ten_min.messages, ten_min.recipients) == (2, 4)
+    assert history.window("sender", 3600).messages == 3
+    assert history.window("sender", 86400).messages == 4
+    assert history.window("domain", 600).messages == 2
+    assert history.window("sender", 3600).unrelated == 3
+    assert history.sender_messages == 4
+    assert not history.sender_written_to
+
+
+def test_outbound_mail_makes_the_recipient_a_correspondent(engine: Engine) -> None:
+    out = Message(Connection("10.0.0.5"), "bob@example.test", ("carol@remote.test",),
+                  (("Message-ID", "<q1@example.test>"),), b"", received_at=NOW,
+                  direction="outbound")
+    record(engine, out)
+    record(engine, out)  # the same pair again: one row, counted twice
+    answer = history_of(engine, inbound("carol@remote.test",
+                                        ("bob@example.test", "eve@example.test")))
+    reply_elsewhere = history_of(
+        engine, inbound("dan@remote.test", ("bob@example.test",), refs="<q1@example.test>"))
+    assert answer.sender_written_to
+    assert answer.related_recipients == {"bob@example.test"}
+    assert reply_elsewhere.related_recipients == {"bob@example.test"}
+    with engine.connect() as conn:
+        assert conn.execute(select(correspondents.c.sent)).scalars().all() == [2]
+
+
+def test_background_recorder_writes_events_and_header_log(engine: Engine) -> None:
+    recorder = Recorder(engine, keep_minutes=60)
+    for n in range(5):
+        recorder.submit(Record(inbound(f"s{n}@remote.test", ("u@example.test",)), None, (),
+                               settings().local.is_local_address))
+    assert recorder.flush(FLUSH_TIMEOUT)
+    recorder.close()
+    assert count(engine, events) == 5
+    with engine.connect() as conn:
+        headers = conn.execute(select(header_log.c.headers)).scalars().all()
+    assert any("From: s3@remote.test" in h for h in headers)
+
+
+def test_times_come_back_as_the_same_instant_whatever_the_session_time_zone(
+        engine: Engine, database: str) -> None:
+    hanoi = timezone(timedelta(hours=7))
+    record(engine, inbound("tz@remote.test", ("u@example.test",), NOW.astimezone(hanoi)))
+    other = create_engine(database, connect_args={"options": "-c timezone=America/New_York"})
+    try:
+        with other.connect() as conn:
+            assert conn.execute(text("SHOW timezone")).scalar() == "America/New_York"
+            stored = conn.execute(select(events.c.received_at)).scalar_one()
+            first_seen = conn.execute(select(senders.c.first_seen)).scalar_one()
+    finally:
+        other.dispose()
+    assert stored == NOW and first_seen == NOW
+    assert stored.utcoffset() is not None  # timestamptz, not a naive local time
+
+
+def test_expired_rate_buckets_are_purged(engine: Engine) -> None:
+    record(engine, inbound("a@remote.test", ("u@example.test",), NOW - timedelta(days=3)))
+    record(engine, inbound("a@remote.test", ("u@example.test",), NOW))
+    with engine.begin() as conn:
+        purged = purge_buckets(conn, int((NOW - timedelta(days=1)).timestamp() // 60))
+        left = conn.execute(select(func.count()).select_from(rate_buckets)).scalar()
+    assert purged == 3  # sender, domain and ip buckets of the old message
+    assert left == 3
+
+
+def test_db_purge_deletes_header_log_and_events_past_retention(
+        engine: Engine, database: str, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    record(engine, inbound("old@remote.test", ("u@example.test",), now - timedelta(days=200)))
+    record(engine, inbound("new@remote.test", ("u@example.test",), now - timedelta(days=170)))
+    config = tmp_path / "thurac.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": database, "header_log_days": 180},
+                                      "local": {"domains": ["example.test"]}}))
+    assert main(["db", "purge", "--config", str(config)]) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(events.c.sender)).scalars().all() == ["new@remote.test"]
+        assert conn.execute(select(func.count()).select_from(header_log)).scalar() == 1
+
+
+def bulk_message(host: int, n: int, now: datetime) -> Message:
+    """One message of a spam run that reaches every MX host: same sender, several minutes."""
+    return Message(Connection(f"203.0.113.{host + 1}", helo="bulk.spam.test"), BULK_SENDER,
+                   (f"u{n % 3}@example.test", "all@example.test"),
+                   (("From", BULK_SENDER), ("Message-ID", f"<{host}.{n}@spam.test>")),
+                   b"buy", queue_id=f"Q{host}x{n}", received_at=now - timedelta(minutes=n % 3))
+
+
+def test_two_mx_hosts_recording_one_sender_at_once_see_the_exact_sum(
+        engines: Callable[[], Engine], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="thurac.recorder")
+    hosts = [engines() for _ in range(HOSTS)]
+    recorders = [Recorder(engine, keep_minutes=24 * 60) for engine in hosts]
+    is_local = settings().local.is_local_address
+    start = threading.Barrier(HOSTS * THREADS_PER_HOST)
+    now = datetime.now(UTC)  # the recorders purge buckets by the clock: no fixed date here
+
+    def smtp_session(host: int, thread: int) -> None:
+        start.wait(10)
+        for i in range(MESSAGES_PER_THREAD):
+            n = thread * MESSAGES_PER_THREAD + i
+            recorders[host].submit(Record(bulk_message(host, n, now), None, (), is_local))
+
+    threads = [threading.Thread(target=smtp_session, args=(h, t))
+               for h in range(HOSTS) for t in range(THREADS_PER_HOST)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert all(r.flush(FLUSH_TIMEOUT) for r in recorders)
+    finally:
+        for recorder in recorders:
+            recorder.close()
+
+    per_host = THREADS_PER_HOST * MESSAGES_PER_THREAD
+    total = HOSTS * per_host
+    assert "failed" not in caplog.text, caplog.text  # no deadlock between the hosts, no retry
+    for host, engine in enumerate(hosts):
+        history = history_of(engine, bulk_message(host, 0, now))
+        day = history.window("sender", 86400)
+        assert (day.messages, day.recipients) == (total, 2 * total)
+        assert history.window("domain", 86400).messages == total
+        assert history.window("ip", 86400).messages == per_host  # this host's client only
+        assert history.sender_messages == total
+        assert count(engine, events) == total
+        assert count(engine, header_log) == total
+    with hosts[0].connect() as conn:
+        received = dict(conn.execute(select(correspondents.c.local, correspondents.c.received)
+                                     .where(correspondents.c.remote == BULK_SENDER)).all())
+        buckets = dict(conn.execute(select(rate_buckets.c.minute, rate_buckets.c.messages)
+                                    .where(rate_buckets.c.kind == "sender")).all())
+    assert received["all@example.test"] == total
+    assert sum(received.values()) == 2 * total
+    # One row per minute, however many writers raced to create it, holding every message.
+    newest = int(now.timestamp() // 60)
+    assert buckets == {newest - k: sum(1 for n in range(per_host) if n % 3 == k) * HOSTS
+                       for k in range(3)}
+
+
+JUNK = "\x00caf\udce9\udcff"  # a NUL and two raw 8-bit bytes, as pymilter hands them over
+
+
+def junk_messages(now: datetime) -> list[Message]:
+    sender = f"x{JUNK}@junk.test"
+    inbound_junk = Message(
+        Connection("203.0.113.9", client_name=f"ptr{JUNK}.test", helo=f"helo{JUNK}",
+                   tls_version=f"TLS{JUNK}"),
+        sender, (f"u{JUNK}@example.test", "u@example.test"),
+        (("From", f"Caf\udce9 <{sender}>"), ("Subject", f"8-bit {JUNK} subject"),
+         ("Message-ID", f"<in{JUNK}@junk.test>"), ("X-Nul", "a\x00b")),
+        b"body\x00\xff", queue_id=f"Q{JUNK}", received_at=now)
+    outbound_junk = Message(
+        Connection("10.0.0.5", auth_user=f"bob{JUNK}"), "bob@example.test",
+        (f"r{JUNK}@remote.test",),
+        (("From", "bob@example.test"), ("Message-ID", f"<out{JUNK}@example.test>")),
+        b"", received_at=now, direction="outbound")
+    return [inbound_junk, inbound_junk, outbound_junk]
+
+
+def test_8bit_junk_and_nul_in_headers_and_addresses_are_stored(
+        engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="thurac.recorder")
+    now = datetime.now(UTC)  # the recorder purges buckets by the clock: no fixed date here
+    recorder = Recorder(engine, keep_minutes=60)
+    for msg in junk_messages(now):
+        recorder.submit(Record(msg, None, (), settings().local.is_local_address))
+    assert recorder.flush(FLUSH_TIMEOUT)
+    recorder.close()
+    assert not [r for r in caplog.records if r.name == "thurac.recorder"]  # nothing refused
+    assert count(engine, events) == 3 and count(engine, header_log) == 3
+    with engine.connect() as conn:
+        stored = conn.execute(select(events.c.sender, events.c.helo, events.c.queue_id)).all()
+        blocks = conn.execute(select(header_log.c.headers)).scalars().all()
+        addresses = conn.execute(select(senders.c.address)).scalars().all()
+        ids = conn.execute(select(sent_messages.c.message_id)).scalars().all()
+    every = [v for row in stored for v in row] + blocks + addresses + ids
+    assert every and not any("\x00" in v for v in every)
+    "".join(every).encode("utf-8")  # valid text: a smuggled surrogate would raise here
+    assert any("caf\ufffd" in b and "a\ufffdb" in b for b in blocks)
+
+    # What was stored is found again under the same (sanitised) keys.
+    inbound_junk, _, outbound_junk = junk_messages(now)
+    history = history_of(engine, inbound_junk)
+    assert history.window("sender", 600).messages == 2
+    assert history.sender_messages == 2
+    reply = history_of(engine, inbound(
+        f"r{JUNK}@remote.test", ("bob@example.test",), refs=f"<out{JUNK}@example.test>"))
+    assert reply.sender_written_to
+    assert reply.related_recipients == {"bob@example.test"}
+    assert outbound_junk.message_id  # the junk id really was a Message-ID
