@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, bindparam, exists, select
 
 from thurac.config import Settings
 from thurac.message import Message
@@ -70,6 +70,30 @@ def window_lengths(settings: Settings) -> list[int]:
     return sorted(lengths)
 
 
+# Built once with bound parameters: SQLAlchemy caches the compiled SQL, a read costs values.
+_BUCKETS = (
+    select(rate_buckets.c.kind, rate_buckets.c.key, rate_buckets.c.minute,
+           rate_buckets.c.messages, rate_buckets.c.recipients, rate_buckets.c.unrelated)
+    .where(rate_buckets.c.key.in_(bindparam("keys", expanding=True)),
+           rate_buckets.c.minute >= bindparam("oldest"))
+)
+_SENDER = select(
+    select(senders.c.messages).where(senders.c.address == bindparam("sender"))
+    .scalar_subquery(),
+    exists().where(correspondents.c.remote == bindparam("sender"), correspondents.c.sent > 0),
+)
+_RELATED = (
+    select(correspondents.c.local)
+    .where(correspondents.c.remote == bindparam("sender"), correspondents.c.sent > 0,
+           correspondents.c.local.in_(bindparam("rcpts", expanding=True)))
+)
+_REPLIED_TO = (
+    select(sent_messages.c.local)
+    .where(sent_messages.c.message_id.in_(bindparam("ids", expanding=True)))
+)
+MAX_REFERENCES = 50  # Message-IDs of In-Reply-To/References looked up per message
+
+
 def read_history(conn: Connection, message: Message, settings: Settings) -> History:
     """One read of everything the checks need, in one connection."""
     now_minute = epoch_minute(message.received_at)
@@ -77,15 +101,11 @@ def read_history(conn: Connection, message: Message, settings: Settings) -> Hist
     keys = keys_of(message)
     oldest = now_minute - (max(lengths) // 60) + 1
 
-    rows = conn.execute(
-        select(rate_buckets.c.kind, rate_buckets.c.minute, rate_buckets.c.messages,
-               rate_buckets.c.recipients, rate_buckets.c.unrelated)
-        .where(or_(*(and_(rate_buckets.c.kind == k, rate_buckets.c.key == v)
-                     for k, v in keys.items())))
-        .where(rate_buckets.c.minute >= oldest)
-    ).all()
     sums: dict[tuple[str, int], list[int]] = {(k, s): [0, 0, 0] for k in keys for s in lengths}
-    for kind, minute, msgs, rcpts, unrel in rows:
+    rows = conn.execute(_BUCKETS, {"keys": sorted(set(keys.values())), "oldest": oldest})
+    for kind, key, minute, msgs, rcpts, unrel in rows:
+        if keys.get(kind) != key:
+            continue  # another kind's key that happens to be spelt the same
         age = now_minute - minute
         for seconds in lengths:
             if age < max(1, seconds // 60):
@@ -101,30 +121,19 @@ def read_history(conn: Connection, message: Message, settings: Settings) -> Hist
     stored_rcpts = {stored_text(r, 320): r for r in message.recipients}
     if message.sender:
         sender = stored_text(message.sender, 320)
-        sender_messages = conn.execute(
-            select(senders.c.messages).where(senders.c.address == sender)
-        ).scalar() or 0
-        written_to = bool(conn.execute(
-            select(func.count()).select_from(correspondents)
-            .where(correspondents.c.remote == sender, correspondents.c.sent > 0)
-        ).scalar())
-        if written_to and message.recipients:
+        count, written = conn.execute(_SENDER, {"sender": sender}).one()
+        sender_messages, written_to = int(count or 0), bool(written)
+        if written_to and stored_rcpts:
             related.update(conn.execute(
-                select(correspondents.c.local)
-                .where(correspondents.c.remote == sender, correspondents.c.sent > 0,
-                       correspondents.c.local.in_(stored_rcpts))
-            ).scalars())
+                _RELATED, {"sender": sender, "rcpts": sorted(stored_rcpts)}).scalars())
     if message.referenced_ids:
         # A reply to a message one of our users sent relates that user to this sender.
-        related.update(conn.execute(
-            select(sent_messages.c.local)
-            .where(sent_messages.c.message_id.in_(
-                {stored_text(i, 500) for i in message.referenced_ids[:50]}))
-        ).scalars())
+        ids = sorted({stored_text(i, 500) for i in message.referenced_ids[:MAX_REFERENCES]})
+        related.update(conn.execute(_REPLIED_TO, {"ids": ids}).scalars())
     return History(
         available=True,
         windows=windows,
-        sender_messages=int(sender_messages),
+        sender_messages=sender_messages,
         sender_written_to=written_to,
         related_recipients=frozenset(stored_rcpts[r] for r in related if r in stored_rcpts),
     )

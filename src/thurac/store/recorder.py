@@ -7,8 +7,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert
@@ -44,47 +45,78 @@ class Record:
     is_local: Callable[[str], bool]
 
 
-def _upsert(conn: Connection, table: Table, keys: Sequence[str], row: dict[str, Any],
-            add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
-    """Insert `row`, or add the `add` columns and replace the `replace` columns of the old row."""
-    dialect = conn.dialect.name
+@dataclass(frozen=True, slots=True)
+class _Counter:
+    """How rows of one table merge: `add` columns sum up, `latest` ones keep the newest value;
+    other columns are written only when the row is new."""
+
+    table: Table
+    keys: tuple[str, ...]
+    add: tuple[str, ...] = ()
+    latest: tuple[str, ...] = ()
+
+
+BUCKETS = _Counter(rate_buckets, ("kind", "key", "minute"),
+                   add=("messages", "recipients", "unrelated"))
+SENDERS = _Counter(senders, ("address",), add=("messages",), latest=("last_seen",))
+PAIRS = _Counter(correspondents, ("local", "remote"), add=("sent", "received"),
+                 latest=("last_seen",))
+SENT_IDS = _Counter(sent_messages, ("message_id",))
+
+
+# Built once: SQLAlchemy caches their compiled form, so a record costs parameters only.
+INSERT_EVENT = insert(events)
+INSERT_HEADER_LOG = insert(header_log)
+
+
+@lru_cache(maxsize=16)
+def _upsert_statement(dialect: str, counter: _Counter) -> Any:
+    """INSERT … ON CONFLICT for `counter`, built once per dialect (parameters bound per row)."""
+    table = counter.table
     stmt: Any
     if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**row)
+        stmt = postgresql.insert(table)
     elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**row)
+        stmt = sqlite.insert(table)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    changes: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in add}
-    changes.update({c: stmt.excluded[c] for c in replace})
+    changes: dict[str, Any] = {c: table.c[c] + stmt.excluded[c] for c in counter.add}
+    changes.update({c: stmt.excluded[c] for c in counter.latest})
     if changes:
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-    conn.execute(stmt)
+        return stmt.on_conflict_do_update(index_elements=list(counter.keys), set_=changes)
+    return stmt.on_conflict_do_nothing(index_elements=list(counter.keys))
 
 
 class _Upserts:
-    """Counter upserts of a transaction, run in one global order (table, key) at the end.
+    """Counter rows of a transaction, merged per key and written at the end in one global
+    order (table, then key).
 
-    Several MX hosts write the same hot rows (a spam run's sender, its minutes, its recipients);
-    taking the row locks in the same order everywhere means two batches wait for each other
-    instead of deadlocking. A stable sort keeps the arrival order of updates to one row.
+    Several MX hosts write the same hot rows (a spam run's sender, its minutes, its
+    recipients); taking the row locks in the same order everywhere means two batches wait
+    for each other instead of deadlocking. Merging first makes one statement per row.
     """
 
     def __init__(self) -> None:
-        self._pending: list[tuple[Table, Sequence[str], dict[str, Any], Sequence[str],
-                                  Sequence[str]]] = []
+        self._rows: dict[_Counter, dict[tuple[Any, ...], dict[str, Any]]] = {}
 
-    def add(self, table: Table, keys: Sequence[str], row: dict[str, Any],
-            add: Sequence[str] = (), replace: Sequence[str] = ()) -> None:
-        self._pending.append((table, keys, row, add, replace))
+    def add(self, counter: _Counter, row: dict[str, Any]) -> None:
+        rows = self._rows.setdefault(counter, {})
+        key = tuple(row[k] for k in counter.keys)
+        known = rows.get(key)
+        if known is None:
+            rows[key] = dict(row)
+            return
+        for column in counter.add:
+            known[column] += row[column]
+        for column in counter.latest:
+            known[column] = max(known[column], row[column])
 
     def run(self, conn: Connection) -> None:
-        self._pending.sort(key=lambda u: (u[0].name, tuple(u[2][k] for k in u[1])))
-        for table, keys, row, add, replace in self._pending:
-            _upsert(conn, table, keys, row, add, replace)
-        self._pending.clear()
+        for counter in sorted(self._rows, key=lambda c: c.table.name):
+            rows = self._rows[counter]
+            conn.execute(_upsert_statement(conn.dialect.name, counter),
+                         [rows[key] for key in sorted(rows)])
+        self._rows.clear()
 
 
 def _text(value: str | None, limit: int) -> str | None:
@@ -102,19 +134,23 @@ def write_record(conn: Connection, record: Record) -> None:
 def write_records(conn: Connection, records: Iterable[Record]) -> None:
     """All rows for a batch of messages: events and header log, then the counters in key order."""
     upserts = _Upserts()
+    header_rows: list[dict[str, Any]] = []
     for record in records:
-        _write_event(conn, record, upserts)
+        header_rows.append(_write_event(conn, record, upserts))
+    if header_rows:
+        conn.execute(INSERT_HEADER_LOG, header_rows)
     upserts.run(conn)
 
 
-def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> None:
+def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> dict[str, Any]:
+    """Insert the event; return its header-log row (written with the others in one go)."""
     msg, verdict = record.message, record.verdict
     when = msg.received_at
     symbols = [] if verdict is None else [
         {"name": s.name, "score": s.score, "reason": s.reason} for s in verdict.symbols
     ]
     conn_facts = msg.connection
-    event_id = conn.execute(insert(events).values(
+    event_id = conn.execute(INSERT_EVENT, dict(
         received_at=when, direction=msg.direction, queue_id=_text(msg.queue_id, 64),
         client_ip=_text(conn_facts.client_ip, 64), client_name=_text(conn_facts.client_name, 255),
         helo=_text(conn_facts.helo, 255), tls_version=_text(conn_facts.tls_version, 32),
@@ -127,14 +163,12 @@ def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> None:
         action="accept" if verdict is None else verdict.action,
         symbols=json.dumps(symbols),
     )).inserted_primary_key[0]  # type: ignore[index]
-    conn.execute(insert(header_log).values(
-        event_id=event_id, received_at=when, queue_id=_text(msg.queue_id, 64),
-        headers=msg.header_block(),
-    ))
     if msg.direction == "outbound":
         _record_outbound(upserts, record)
     else:
         _record_inbound(upserts, record)
+    return {"event_id": event_id, "received_at": when, "queue_id": _text(msg.queue_id, 64),
+            "headers": msg.header_block()}
 
 
 def _record_outbound(upserts: _Upserts, record: Record) -> None:
@@ -144,39 +178,31 @@ def _record_outbound(upserts: _Upserts, record: Record) -> None:
     sender = stored_text(msg.sender, 320)
     for rcpt in msg.recipients:
         if rcpt != msg.sender:
-            upserts.add(correspondents, ("local", "remote"),
-                        {"local": sender, "remote": stored_text(rcpt, 320),
-                         "first_seen": msg.received_at, "last_seen": msg.received_at,
-                         "sent": 1, "received": 0},
-                        add=("sent",), replace=("last_seen",))
+            upserts.add(PAIRS, {"local": sender, "remote": stored_text(rcpt, 320),
+                                "first_seen": msg.received_at, "last_seen": msg.received_at,
+                                "sent": 1, "received": 0})
     if msg.message_id:
-        upserts.add(sent_messages, ("message_id",),
-                    {"message_id": stored_text(msg.message_id, 500), "local": sender,
-                     "sent_at": msg.received_at})
+        upserts.add(SENT_IDS, {"message_id": stored_text(msg.message_id, 500), "local": sender,
+                               "sent_at": msg.received_at})
 
 
 def _record_inbound(upserts: _Upserts, record: Record) -> None:
     msg = record.message
     minute = epoch_minute(msg.received_at)
     for kind, key in keys_of(msg).items():
-        upserts.add(rate_buckets, ("kind", "key", "minute"),
-                    {"kind": kind, "key": key, "minute": minute, "messages": 1,
-                     "recipients": len(msg.recipients), "unrelated": len(record.unrelated)},
-                    add=("messages", "recipients", "unrelated"))
+        upserts.add(BUCKETS, {"kind": kind, "key": key, "minute": minute, "messages": 1,
+                              "recipients": len(msg.recipients),
+                              "unrelated": len(record.unrelated)})
     if not msg.sender:
         return
     sender = stored_text(msg.sender, 320)
-    upserts.add(senders, ("address",),
-                {"address": sender, "first_seen": msg.received_at,
-                 "last_seen": msg.received_at, "messages": 1},
-                add=("messages",), replace=("last_seen",))
+    upserts.add(SENDERS, {"address": sender, "first_seen": msg.received_at,
+                          "last_seen": msg.received_at, "messages": 1})
     for rcpt in msg.recipients:
         if record.is_local(rcpt) and rcpt != msg.sender:
-            upserts.add(correspondents, ("local", "remote"),
-                        {"local": stored_text(rcpt, 320), "remote": sender,
-                         "first_seen": msg.received_at, "last_seen": msg.received_at,
-                         "sent": 0, "received": 1},
-                        add=("received",), replace=("last_seen",))
+            upserts.add(PAIRS, {"local": stored_text(rcpt, 320), "remote": sender,
+                                "first_seen": msg.received_at, "last_seen": msg.received_at,
+                                "sent": 0, "received": 1})
 
 
 def purge_buckets(conn: Connection, older_than_minute: int) -> int:
