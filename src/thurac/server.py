@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+import grp
 import logging
 import os
 import signal
 import socket
 import stat
 import threading
+import time
 
 import Milter
 
-from thurac.config import Settings
+from thurac.config import MilterSettings, Settings
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import open_scanner
 
 log = logging.getLogger("thurac.server")
 
 
-def _clear_stale_unix_socket(spec: str) -> None:
+SOCKET_APPEAR_TIMEOUT = 10.0  # seconds to wait for libmilter to create a unix socket
+
+
+def _unix_path(spec: str) -> str | None:
     for prefix in ("unix:", "local:"):
         if spec.startswith(prefix):
-            path = spec[len(prefix):]
+            return spec[len(prefix):]
+    return None
+
+
+def _clear_stale_unix_socket(path: str) -> None:
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+
+def _open_unix_socket_to_mta(path: str, settings: MilterSettings) -> None:
+    """Give the socket libmilter creates the configured group and mode (Postfix must write it).
+
+    libmilter creates the socket inside runmilter, so this waits for it in a thread.
+    """
+    deadline = time.monotonic() + SOCKET_APPEAR_TIMEOUT
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
             try:
-                if stat.S_ISSOCK(os.stat(path).st_mode):
-                    os.unlink(path)
-            except FileNotFoundError:
-                pass
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                gid = grp.getgrnam(settings.socket_group).gr_gid
+            except KeyError:
+                log.warning("milter.socket_group %r does not exist; %s keeps its group",
+                            settings.socket_group, path)
+                gid = -1
+            try:
+                os.chown(path, -1, gid)
+                os.chmod(path, int(settings.socket_mode, 8))
+            except OSError as exc:
+                log.error("cannot set group/mode of %s: %s", path, exc)
+            return
+        time.sleep(0.05)
+    log.error("unix socket %s did not appear within %.0fs", path, SOCKET_APPEAR_TIMEOUT)
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -78,7 +111,11 @@ def run(settings: Settings, config_path: str) -> int:
     scanner = open_scanner(settings)
     Milter.factory = lambda: ThuracMilter(scanner)
     Milter.set_flags(FLAGS)
-    _clear_stale_unix_socket(settings.milter.socket)
+    path = _unix_path(settings.milter.socket)
+    if path is not None:
+        _clear_stale_unix_socket(path)
+        threading.Thread(target=_open_unix_socket_to_mta, args=(path, settings.milter),
+                         name="thurac-socket", daemon=True).start()
     log.info("thurac starting: socket=%s config=%s database=%s mode=%s",
              settings.milter.socket, config_path,
              scanner.engine.url.render_as_string(hide_password=True), settings.actions.mode)

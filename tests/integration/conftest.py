@@ -43,7 +43,7 @@ class Thurac:
 
     config_path: Path
     log_path: Path
-    port: int
+    socket: str  # as in milter.socket: inet:PORT@HOST or unix:/PATH
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -55,12 +55,28 @@ class Thurac:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                wait_listening("127.0.0.1", self.port, timeout=0.2)
+                self._wait_ready()
                 return
             except Exception:
                 continue
         self.stop()
         raise AssertionError(f"thurac did not start:\n{self.log()}")
+
+    def _wait_ready(self) -> None:
+        if self.socket.startswith("unix:"):
+            if not Path(self.socket[5:]).is_socket():
+                raise TimeoutError(self.socket)
+            return
+        port = int(self.socket.removeprefix("inet:").split("@")[0])
+        wait_listening("127.0.0.1", port, timeout=0.2)
+
+    @property
+    def postfix_address(self) -> str:
+        """The same socket in Postfix's spelling (inet:HOST:PORT, unix:/PATH)."""
+        if self.socket.startswith("unix:"):
+            return self.socket
+        port, _, host = self.socket.removeprefix("inet:").partition("@")
+        return f"inet:{host}:{port}"
 
     def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:
@@ -130,11 +146,11 @@ def stack_factory(tmp_path: Path, dns_zone: TestDnsServer) -> Iterator[Callable[
         config = deep_merge(base_config(root, port, dns_zone), overrides or {})
         config_path = root / "thurac.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        thurac = Thurac(config_path, root / "thurac.log", port)
+        thurac = Thurac(config_path, root / "thurac.log", config["milter"]["socket"])
         thurac.start()
         sink = SmtpSink().start()
         postfix = PrivatePostfix(sink.port, local_domains=[LOCAL_DOMAIN],
-                                 milter=f"inet:127.0.0.1:{port}")
+                                 milter=thurac.postfix_address)
         stack = Stack(dns_zone, sink, postfix, thurac)
         stacks.append(stack)
         postfix.start()

@@ -4,6 +4,9 @@ correspondents pass, forged X-Spam headers vanish, tag-only mode only tags."""
 from __future__ import annotations
 
 from collections.abc import Callable
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,6 +150,23 @@ def test_mail_submitted_on_the_server_itself_is_outbound(
     lines = [line for line in stack.thurac.log().splitlines() if "direction=" in line]
     assert lines and "direction=outbound" in lines[-1]
     assert "action=learn" in lines[-1]
+
+
+def test_unix_socket_is_reachable_by_postfix(stack_factory: Callable[..., Stack]) -> None:
+    # Like /run/thurac: a folder Postfix's processes (user postfix) may traverse.
+    run_dir = Path(tempfile.mkdtemp(prefix="thurac-run-"))
+    run_dir.chmod(0o755)
+    sock = run_dir / "milter.sock"
+    stack = stack_factory({"milter": {"socket": f"unix:{sock}"}})
+    result = stack.send("promo@bulk.test", ["bob@example.test"],
+                        message("promo@bulk.test", "bob@example.test", "via unix socket"),
+                        source_ip=SPAMMER_IP, helo="mail.bulk.test")
+    assert result.ok
+    got = stack.sink.wait_for(lambda m: m.subject == "via unix socket")
+    assert got.headers("X-Spam-Status")  # scored by thurac, not passed by default action
+    assert oct(sock.stat().st_mode & 0o777) == "0o660"
+    stack.thurac.stop()
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_sigterm_stops_thurac_cleanly(stack_factory: Callable[..., Stack]) -> None:
