@@ -3,9 +3,9 @@ correspondents pass, forged X-Spam headers vanish, tag-only mode only tags."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
