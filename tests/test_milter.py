@@ -20,7 +20,9 @@ from thurac.scanner import Scanner, open_scanner
 _NO_REPLY_FLAGS = (Milter.P_NR_CONN | Milter.P_NR_HELO | Milter.P_NR_MAIL | Milter.P_NR_RCPT
                    | Milter.P_NR_DATA | Milter.P_NR_UNKN | Milter.P_NR_EOH | Milter.P_NR_BODY
                    | Milter.P_NR_HDR)
-MilterTestCtx.default_opts = [Milter.CURR_ACTS, 0x1FFFFF & ~_NO_REPLY_FLAGS, 0, 0]
+# Nor SMFIP_HDR_LEADSPC: TestCtx hands header values without their leading space.
+MilterTestCtx.default_opts = [Milter.CURR_ACTS,
+                              0x1FFFFF & ~_NO_REPLY_FLAGS & ~Milter.P_HDR_LEADSPC, 0, 0]
 
 
 class RecordingCtx(MilterTestCtx):  # type: ignore[misc]

@@ -85,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def message_from_file(args: argparse.Namespace, settings: Settings) -> Message:
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    headers, body = parse_rfc822(data)
+    headers, body = parse_rfc822(data, exact=True)
     draft = Message(Connection(args.ip), "", (), headers, body)
     sender = normalize_address(args.sender) if args.sender is not None else draft.header_from
     rcpts = [normalize_address(r) for r in args.rcpt] or list(draft.visible_recipients)
@@ -95,7 +95,7 @@ def message_from_file(args: argparse.Namespace, settings: Settings) -> Message:
     return Message(connection, sender, tuple(dict.fromkeys(rcpts)), headers,
                    body[: settings.milter.max_body_bytes],
                    len(body) > settings.milter.max_body_bytes,
-                   queue_id="CHECK", direction=direction)
+                   queue_id="CHECK", direction=direction, exact_header_values=True)
 
 
 def _print_verdict(message: Message, verdict: Verdict | None, as_json: bool,

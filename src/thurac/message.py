@@ -71,6 +71,9 @@ class Message:
     queue_id: str = "NOQUEUE"
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     direction: Direction = "inbound"
+    # True when header values are exactly as sent, the whitespace after the colon included
+    # (the MTA agreed to SMFIP_HDR_LEADSPC): DKIM c=simple needs the original bytes.
+    exact_header_values: bool = False
 
     @property
     def sender_domain(self) -> str:
@@ -79,7 +82,7 @@ class Message:
     def header_values(self, name: str) -> list[str]:
         """All values of header `name` (case-insensitive), in order of arrival."""
         lname = name.lower()
-        return [v for n, v in self.headers if n.lower() == lname]
+        return [v.lstrip(" \t\r\n") for n, v in self.headers if n.lower() == lname]
 
     def first_header(self, name: str) -> str | None:
         values = self.header_values(name)
@@ -124,8 +127,9 @@ class Message:
         return raw.replace("\x00", "\ufffd")
 
     def raw_headers(self) -> bytes:
-        """The header section as the original bytes."""
-        head = "".join(f"{n}: {v}\r\n" for n, v in self.headers)
+        """The header section as the original bytes (as near as the MTA let us see them)."""
+        separator = ":" if self.exact_header_values else ": "
+        head = "".join(f"{n}{separator}{v}\r\n" for n, v in self.headers)
         return head.encode("utf-8", "surrogateescape")
 
     def raw(self) -> bytes:
@@ -170,6 +174,7 @@ class MessageBuilder:
     body_parts: list[bytes] = field(default_factory=list)
     body_size: int = 0
     body_truncated: bool = False
+    exact_header_values: bool = False  # see Message.exact_header_values
 
     def reset_message(self) -> None:
         """Forget the previous transaction: a connection may carry several messages."""
@@ -221,10 +226,13 @@ class MessageBuilder:
             queue_id=queue_id,
             received_at=received_at,
             direction=direction,
+            exact_header_values=self.exact_header_values,
         )
 
 
-def parse_rfc822(data: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
+def parse_rfc822(
+    data: bytes, *, exact: bool = False,
+) -> tuple[tuple[tuple[str, str], ...], bytes]:
     """Split a stored message into header fields and body, as a milter would see them.
 
     Lenient: a line without a colon ends the header section, as in Postfix's cleanup.
@@ -247,7 +255,8 @@ def parse_rfc822(data: bytes) -> tuple[tuple[tuple[str, str], ...], bytes]:
         if not colon or not name or " " in name.strip() or name != name.strip():
             rest_start = index
             break
-        fields.append((name, value.lstrip(" ")))
+        # exact: keep the whitespace after the colon (for Message.exact_header_values).
+        fields.append((name, value if exact else value.lstrip(" ")))
     if rest_start < len(lines):
         leftover = "\n".join(lines[rest_start:]).encode("utf-8", "surrogateescape")
         body = leftover + (b"\n\n" + body if sep else b"")

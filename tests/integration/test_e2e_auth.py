@@ -163,3 +163,21 @@ def test_dead_dns_delays_nothing_past_the_budget_and_condemns_nothing(
     status = mail.headers("X-Spam-Status")[0]
     assert "SPF_TEMPERROR" in status and "DKIM_TEMPERROR" in status
     assert "SPF_FAIL" not in status and "DKIM_INVALID" not in status and "DMARC_FAIL" not in status
+
+
+def test_simple_canonicalization_survives_odd_header_spacing(
+    stack_factory: Callable[..., Stack], bank_key: TestKey,
+) -> None:
+    # c=simple/simple signs header lines byte for byte: "Subject:x" (no space) and
+    # "X-Ref:   x" (three) must reach the verifier exactly as the sender wrote them.
+    stack = stack_factory({"actions": ACTIONS})
+    publish_bank(stack, bank_key)
+    raw = (f"From: alerts@{DOMAIN}\r\nTo: alice@example.test\r\nSubject:odd spacing\r\n"
+           f"X-Ref:   three spaces\r\nDate: Mon, 23 Nov 2026 10:00:00 +0700\r\n"
+           f"Message-ID: <odd.{time.monotonic_ns()}@{DOMAIN}>\r\n\r\nbody\r\n").encode()
+    signed = sign(raw, bank_key, DOMAIN, SELECTOR, canonicalize=(b"simple", b"simple"))
+    result = stack.send(f"bounces@{DOMAIN}", ["alice@example.test"], signed,
+                        source_ip=BANK_IP, helo=f"mail.{DOMAIN}")
+    assert result.ok, (result.code, result.message)
+    mail = stack.sink.wait_for(lambda m: m.subject in ("odd spacing", " odd spacing"))
+    assert results(our_authres(mail))["dkim"][0] == "pass"

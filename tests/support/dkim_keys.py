@@ -128,5 +128,6 @@ def sign(
 def to_message(raw: bytes, sender: str = "alice@example.test",
                recipient: str = "bob@example.com") -> Message:
     """The Message the milter would build from `raw`."""
-    headers, body = parse_rfc822(raw)
-    return Message(Connection("203.0.113.5"), sender, (recipient,), headers, body)
+    headers, body = parse_rfc822(raw, exact=True)
+    return Message(Connection("203.0.113.5"), sender, (recipient,), headers, body,
+                   exact_header_values=True)
