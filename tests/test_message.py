@@ -274,3 +274,15 @@ def test_anyone_else_sends_inbound() -> None:
     assert classify_direction(Connection("2001:db8:2::9"), INTERNAL) == "inbound"
     assert classify_direction(Connection("unknown"), INTERNAL) == "inbound"
     assert classify_direction(Connection(""), INTERNAL) == "inbound"
+
+
+def test_exact_header_values_keep_the_senders_spacing_for_signatures() -> None:
+    headers = (("Subject", "x"), ("X-Ref", "   three"), ("To", " bob@example.com"))
+    exact = Message(Connection("192.0.2.1"), "a@example.com", ("bob@example.com",), headers,
+                    exact_header_values=True)
+    assert exact.raw_headers() == b"Subject:x\r\nX-Ref:   three\r\nTo: bob@example.com\r\n"
+    # Checks see the values without the leading whitespace either way.
+    assert exact.header_values("X-Ref") == ["three"]
+    assert exact.visible_recipients == ("bob@example.com",)
+    plain = Message(Connection("192.0.2.1"), "a@example.com", (), (("Subject", "x"),))
+    assert plain.raw_headers() == b"Subject: x\r\n"
