@@ -46,7 +46,10 @@ class Scanner:
             with self.engine.connect() as conn:
                 return read_history(conn, message, self.settings)
         except Exception as exc:
-            log.error("%s: history unavailable: %s", message.queue_id, exc)
+            # The driver's own words, without SQLAlchemy's statement dump.
+            log.error("%s: history unavailable (%s): %s", message.queue_id,
+                      self.engine.url.render_as_string(hide_password=True),
+                      getattr(exc, "orig", None) or exc)
             return History.unknown()
 
     def scan(self, message: Message) -> Outcome:
