@@ -144,13 +144,18 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             self.chgheader(name, index, "")
         authres = authentication_results(outcome.auth, authserv_id)
         if authres is not None:
-            self.addheader(AUTHRES_HEADER, authres, AUTHRES_INDEX)
+            self._add_header(AUTHRES_HEADER, authres, AUTHRES_INDEX)
         for name, value in spam_headers(verdict):
-            self.addheader(name, value)
+            self._add_header(name, value)
         if verdict.action == "quarantine":
             names = ", ".join(s.name for s in verdict.top_symbols(3))
             self.quarantine(sanitize(f"thurac score {verdict.score:.1f}: {names}", 200))
         return ACCEPT
+
+    def _add_header(self, name: str, value: str, index: int = -1) -> None:
+        # With SMFIP_HDR_LEADSPC the MTA writes values as given: the space is ours to add.
+        spaced = f" {value}" if self.builder.exact_header_values else value
+        self.addheader(name, spaced, index)
 
     def _on_error(self, queue_id: str) -> int:
         """thurac broke: never a 5xx, never a lost message."""
@@ -161,7 +166,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             # Even unscored, the message must not keep a sender's forged verdict.
             for name, index in removals(self.builder.headers, is_spam_header):
                 self.chgheader(name, index, "")
-            self.addheader("X-Thurac-Report", "not scored: internal error")
+            self._add_header("X-Thurac-Report", "not scored: internal error")
         except Exception:
             log.exception("%s: could not fix the headers of an unscored message", queue_id)
         return ACCEPT

@@ -87,6 +87,7 @@ def test_signed_mail_from_a_reject_domain_arrives_with_passing_authres(
     assert found["spf"] == ("pass", {"smtp.mailfrom": f"bounces@{DOMAIN}"})
     assert found["dkim"] == ("pass", {"header.d": DOMAIN, "header.s": SELECTOR})
     assert found["dmarc"] == ("pass", {"header.from": DOMAIN})
+    assert mail.raw.startswith(f"Authentication-Results: {AUTHSERV_ID};".encode())
     raw = unfolded(mail.headers("Authentication-Results")[0])
     assert re.match(rf"{re.escape(AUTHSERV_ID)};\s+spf=pass .*;\s+dkim=pass .*;\s+dmarc=pass ",
                     raw)

@@ -119,6 +119,10 @@ def test_forged_spam_headers_from_outside_are_replaced(stack_factory: Callable[.
     assert "C22_TECH_MAILER" in got.headers("X-Spam-Status")[0]
     assert all("trust me" not in v for v in got.headers("X-Thurac-Report"))
     assert len(got.headers("X-Thurac-Report")) == 1
+    # Written as mail clients and Sieve rules expect them, byte for byte.
+    assert b"\r\nX-Spam-Flag: YES\r\n" in got.raw
+    assert b"\r\nX-Spam-Status: Yes, score=" in got.raw
+    assert b"\r\nX-Thurac-Report: score=" in got.raw
 
 
 def test_tag_only_mode_delivers_the_whole_burst_tagged(
