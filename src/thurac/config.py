@@ -106,13 +106,19 @@ class DnsSettings(_Section):
         return value
 
 
+def default_authserv_id() -> str:
+    """This host's name: the FQDN, unless the resolver only knows it as 'localhost'."""
+    fqdn = socket.getfqdn()
+    return socket.gethostname() if fqdn.startswith("localhost") else fqdn
+
+
 class LocalSettings(_Section):
     domains: tuple[str, ...] = ()
     internal_networks: tuple[NetworkField, ...] = (
         ipaddress.ip_network("127.0.0.1/32"),
         ipaddress.ip_network("::1/128"),
     )
-    authserv_id: str = Field(default_factory=socket.getfqdn)
+    authserv_id: str = Field(default_factory=lambda: default_authserv_id())
     # Our own MX addresses: a HELO naming one of them from outside is forged.
     addresses: tuple[AddressField, ...] = ()
 
