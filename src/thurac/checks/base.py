@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from thurac.dns import DnsSession
 
 
+# Characters of a sender- or DNS-controlled value quoted in a reason: enough to recognise it,
+# short enough that a hostile value cannot swell the report header.
+SHOWN = 80
+
+
 def span_text(seconds: int) -> str:
     """A window length as people write it in a reason: 10min, 1h, 1d."""
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):

@@ -34,7 +34,7 @@ from typing import Literal
 from publicsuffixlist import PublicSuffixList
 
 from thurac.auth import AuthResults, DmarcPolicy, DmarcResult
-from thurac.checks.base import CheckContext
+from thurac.checks.base import SHOWN, CheckContext
 from thurac.checks.from_header import from_problem
 from thurac.config import DmarcSettings
 from thurac.dns import DnsSession
@@ -56,7 +56,6 @@ _FAIL_SYMBOL: dict[DmarcPolicy | None, str] = {
     "quarantine": "DMARC_FAIL_QUARANTINE",
     "reject": "DMARC_FAIL_REJECT",
 }
-_SHOWN = 80  # characters of a DNS- or sender-controlled value quoted in a reason
 
 Alignment = Literal["r", "s"]
 
@@ -228,25 +227,25 @@ def _evidence(auth: AuthResults, domain: str, record: DmarcRecord
     temporary: str | None = None
     spf = auth.spf
     if spf is not None:
-        seen.append(f"SPF {spf.result} for {spf.domain[:_SHOWN] or '(none)'}")
+        seen.append(f"SPF {spf.result} for {spf.domain[:SHOWN] or '(none)'}")
         if aligned(spf.domain, domain, record.aspf):
             if spf.result == "pass":
-                passed = f"aligned SPF pass ({spf.domain[:_SHOWN]})"
+                passed = f"aligned SPF pass ({spf.domain[:SHOWN]})"
             elif spf.result == "temperror":
-                temporary = f"SPF temperror for {spf.domain[:_SHOWN]}"
+                temporary = f"SPF temperror for {spf.domain[:SHOWN]}"
     else:
         seen.append("no SPF result")
     for dkim in auth.dkim:
-        seen.append(f"DKIM {dkim.result} d={dkim.domain[:_SHOWN]}" if dkim.domain
+        seen.append(f"DKIM {dkim.result} d={dkim.domain[:SHOWN]}" if dkim.domain
                     else f"DKIM {dkim.result}")
         if not aligned(dkim.domain, domain, record.adkim):
             continue
         if dkim.result == "pass" and passed is None:
-            passed = f"aligned DKIM pass (d={dkim.domain[:_SHOWN]})"
+            passed = f"aligned DKIM pass (d={dkim.domain[:SHOWN]})"
         elif dkim.result in ("temperror", "neutral") and temporary is None:
             # neutral: the signature could not be checked (body over milter.max_body_bytes);
             # like a DNS failure, that must not turn into a DMARC failure.
-            temporary = f"DKIM {dkim.result} for d={dkim.domain[:_SHOWN]}"
+            temporary = f"DKIM {dkim.result} for d={dkim.domain[:SHOWN]}"
     if not auth.dkim:
         seen.append("no DKIM signature")
     return passed, temporary, "; ".join(seen)
@@ -270,7 +269,7 @@ class Dmarc:
             return []
         if found.status in ("none", "permerror"):
             ctx.auth.dmarc = DmarcResult(found.status, domain, None, found.detail)
-            return [ctx.symbol("DMARC_NONE", found.detail[:2 * _SHOWN])]
+            return [ctx.symbol("DMARC_NONE", found.detail[:2 * SHOWN])]
         assert found.record is not None and found.policy is not None
         passed, temporary, seen = _evidence(ctx.auth, domain, found.record)
         policy_text = f"{domain} p={found.policy}"
@@ -290,7 +289,7 @@ class Dmarc:
         """Record a failure; a trusted ARC sealer turns its symbol into DMARC_FAIL_NONE."""
         sealer = arc_override(ctx.auth)
         if sealer is not None:
-            reason = f"{reason}; overridden: trusted ARC sealer {sealer[:_SHOWN]} passed"
+            reason = f"{reason}; overridden: trusted ARC sealer {sealer[:SHOWN]} passed"
         ctx.auth.dmarc = DmarcResult("fail", domain, policy, reason)
         return ctx.symbol(_FAIL_SYMBOL[None if sealer else policy], reason)
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from thurac.checks.base import CheckContext
+from thurac.checks.base import SHOWN, CheckContext
 from thurac.message import Message, domain_of
 from thurac.store.history import History
 from thurac.symbols import Symbol
 
 FromProblem = Literal["FROM_MISSING", "FROM_MULTIPLE"]
-_SHOWN = 80  # characters of a sender-controlled value quoted in a reason
 
 
 def from_problem(message: Message) -> tuple[FromProblem, str] | None:
@@ -30,10 +29,10 @@ def from_problem(message: Message) -> tuple[FromProblem, str] | None:
         return "FROM_MULTIPLE", f"{len(fields)} From header fields"
     addresses = message.from_addresses
     if len(addresses) > 1:
-        shown = ", ".join(addresses)[:_SHOWN]
+        shown = ", ".join(addresses)[:SHOWN]
         return "FROM_MULTIPLE", f"{len(addresses)} addresses in From: {shown}"
     if not addresses or not domain_of(addresses[0]):
-        return "FROM_MISSING", f"From header has no address with a domain: {fields[0][:_SHOWN]!r}"
+        return "FROM_MISSING", f"From header has no address with a domain: {fields[0][:SHOWN]!r}"
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 from thurac.auth import SpfResult
-from thurac.checks.base import CheckContext
+from thurac.checks.base import SHOWN, CheckContext
 from thurac.dns import SpfAnswer, check_spf
 from thurac.message import Message
 from thurac.store.history import History
@@ -25,16 +25,15 @@ _SYMBOL = {
     "temperror": "SPF_TEMPERROR",
     "permerror": "SPF_PERMERROR",
 }
-_SHOWN = 80  # characters of a DNS- or sender-controlled value quoted in a reason
 
 
 def _reason(answer: SpfAnswer, ip: str) -> str:
     """Plain words: `203.0.113.5 not permitted by spf.example: -all`."""
-    domain = answer.domain[:_SHOWN] or "(no domain)"
+    domain = answer.domain[:SHOWN] or "(no domain)"
     where = f"{domain} (HELO)" if answer.identity == "helo" else domain
-    mechanism = answer.mechanism[:_SHOWN]
+    mechanism = answer.mechanism[:SHOWN]
     matched = f": {mechanism}" if mechanism else ": no mechanism matched"
-    problem = answer.problem[:_SHOWN]
+    problem = answer.problem[:SHOWN]
     match answer.result:
         case "pass":
             return f"{ip} permitted by {where}{matched}"

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from functools import lru_cache
 
-from thurac.checks.base import CheckContext
+from thurac.checks.base import SHOWN, CheckContext
 from thurac.message import Message
 from thurac.store.history import History
 from thurac.symbols import Symbol
@@ -14,7 +14,6 @@ from thurac.symbols import Symbol
 _HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 )
-_SHOWN = 80  # characters of a sender-controlled value quoted in a reason
 
 
 @lru_cache(maxsize=64)
@@ -58,7 +57,7 @@ class Technology:
         helo = message.connection.helo.strip().rstrip(".").lower()
         if not helo:
             return []  # offline checks may not know the HELO
-        shown = helo[:_SHOWN]
+        shown = helo[:SHOWN]
         local = ctx.settings.local
         literal = helo_address(helo)
         if literal is not None:
@@ -88,12 +87,12 @@ class Technology:
         for pattern in _compiled(settings.dynamic_ptr_patterns):
             if pattern.search(name):
                 found.append(ctx.symbol("C22_TECH_DYNAMIC_PTR",
-                                        f"PTR {name[:_SHOWN]} looks dynamic"))
+                                        f"PTR {name[:SHOWN]} looks dynamic"))
                 break
         forward = ctx.dns.addresses(name)
         if forward.status in ("nxdomain", "nodata") or (forward.ok and ip not in forward.values):
             found.append(ctx.symbol("C22_TECH_FCRDNS_MISMATCH",
-                                    f"PTR {name[:_SHOWN]} does not resolve back to {ip}"))
+                                    f"PTR {name[:SHOWN]} does not resolve back to {ip}"))
         return found
 
     @staticmethod
@@ -109,7 +108,7 @@ class Technology:
             for value in message.header_values(header):
                 for pattern in patterns:
                     if pattern.search(value):
-                        shown = value[:_SHOWN]
+                        shown = value[:SHOWN]
                         return [ctx.symbol("C22_TECH_MAILER",
                                            f"{header} {shown!r} matches {pattern.pattern}")]
         return []
