@@ -209,3 +209,20 @@ def test_giant_body_is_bounded_and_still_accepted(tmp_path: Path, dns: TestDnsSe
         s.close()
     assert ctx.rc == Milter.ACCEPT
     assert builder.body_size == 1000 and builder.body_truncated
+
+
+def test_reload_applies_to_the_next_message_and_names_what_needs_a_restart(
+    tmp_path: Path, dns: TestDnsServer,
+) -> None:
+    s = make_scanner(tmp_path, dns, actions={"add_header": 1, "quarantine": 2, "reject": 3})
+    raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
+    try:
+        assert feed(s, raw, "x@sender.test", "bob@example.test").rc == Milter.REJECT
+        tag_only = s.settings.model_copy(update={
+            "actions": s.settings.actions.model_copy(update={"mode": "tag-only"}),
+            "database": s.settings.database.model_copy(update={"url": "sqlite:////elsewhere"}),
+        })
+        assert s.reload(tag_only) == ["database.url"]
+        assert feed(s, raw, "x@sender.test", "bob@example.test").rc == Milter.ACCEPT
+    finally:
+        s.close()

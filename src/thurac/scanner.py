@@ -55,12 +55,30 @@ class Scanner:
     def scan(self, message: Message) -> Outcome:
         if message.direction == "outbound":
             return Outcome(None, History.unknown())
+        settings = self.settings  # one configuration per message, even across a reload
         history = self.history(message)
-        ctx = CheckContext(self.settings, self.resolver.session(self.settings.dns.budget))
+        ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
         symbols = run_checks(message, history, ctx)
         # A DMARC p=reject/quarantine failure may impose its action (dmarc.honor_*).
-        force = forced_action(ctx.auth, self.settings.dmarc)
-        return Outcome(decide(symbols, self.settings.actions, force=force), history, ctx.auth)
+        force = forced_action(ctx.auth, settings.dmarc)
+        return Outcome(decide(symbols, settings.actions, force=force), history, ctx.auth)
+
+    def reload(self, new: Settings) -> list[str]:
+        """Apply a new configuration to the messages that start from now on.
+
+        Returns the keys whose change needs a restart (the socket and the store stay as
+        they are until then).
+        """
+        old = self.settings
+        restart = [key for key, before, after in (
+            ("milter.socket", old.milter.socket, new.milter.socket),
+            ("milter.timeout", old.milter.timeout, new.milter.timeout),
+            ("database.url", old.database.url, new.database.url),
+        ) if before != after]
+        if new.dns != old.dns:
+            self.resolver = Resolver(new.dns.nameservers, new.dns.timeout, new.dns.cache_size)
+        self.settings = new
+        return restart
 
     def _record_of(self, message: Message, outcome: Outcome) -> Record:
         unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()

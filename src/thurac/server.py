@@ -1,4 +1,4 @@
-"""Process life: the milter socket, signals (SIGTERM/SIGINT stop cleanly), shutdown."""
+"""Process life: the milter socket, signals (SIGTERM/SIGINT stop cleanly, SIGHUP reloads)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import time
 
 import Milter
 
+from thurac import config
 from thurac.config import MilterSettings, Settings
+from thurac.errors import ConfigError
 from thurac.milter import FLAGS, ThuracMilter
-from thurac.scanner import open_scanner
+from thurac.scanner import Scanner, open_scanner
 
 log = logging.getLogger("thurac.server")
 
@@ -67,16 +69,39 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 WATCHED_SIGNALS = STOP_SIGNALS | {signal.SIGHUP}
 
 
-def _watch_signals() -> None:
-    """Turn SIGTERM/SIGINT into libmilter's orderly stop (the main thread sits in C code)."""
-    while True:
-        signum = signal.sigwait(WATCHED_SIGNALS)
-        if signum in STOP_SIGNALS:
-            log.info("received %s: stopping", signal.Signals(signum).name)
-            Milter.milter.stop()
+class _Signals:
+    """SIGTERM/SIGINT → libmilter's orderly stop (the main thread sits in C code);
+    SIGHUP → reload the configuration file once the scanner exists."""
+
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self.scanner: Scanner | None = None
+
+    def watch(self) -> None:
+        while True:
+            signum = signal.sigwait(WATCHED_SIGNALS)
+            if signum in STOP_SIGNALS:
+                log.info("received %s: stopping", signal.Signals(signum).name)
+                Milter.milter.stop()
+                return
+            self.reload()
+
+    def reload(self) -> None:
+        """A bad file is refused whole: the running configuration stays, mail keeps flowing."""
+        if self.scanner is None:
+            log.warning("received SIGHUP before start-up finished: ignored")
             return
-        log.warning("received SIGHUP: configuration reload is not implemented yet; "
-                    "restart thurac to apply a changed configuration")
+        try:
+            new = config.load(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration:\n%s", exc)
+            return
+        restart = self.scanner.reload(new)
+        log.info("configuration reloaded from %s: mode=%s add_header=%s quarantine=%s "
+                 "reject=%s", self.config_path, new.actions.mode, new.actions.add_header,
+                 new.actions.quarantine, new.actions.reject)
+        if restart:
+            log.warning("changed %s: takes effect only after a restart", ", ".join(restart))
 
 
 def _socket_problem(spec: str) -> str | None:
@@ -102,13 +127,15 @@ def run(settings: Settings, config_path: str) -> int:
     # Block the signals before any thread starts, so every thread inherits the mask and
     # only the watcher (sigwait) sees them: no thread dies of a default signal action.
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
-    threading.Thread(target=_watch_signals, name="thurac-signals", daemon=True).start()
+    signals = _Signals(config_path)
+    threading.Thread(target=signals.watch, name="thurac-signals", daemon=True).start()
     problem = _socket_problem(settings.milter.socket)
     if problem:
         log.error("cannot listen on %s (milter.socket in %s): %s",
                   settings.milter.socket, config_path, problem)
         return 1
     scanner = open_scanner(settings)
+    signals.scanner = scanner
     Milter.factory = lambda: ThuracMilter(scanner)
     Milter.set_flags(FLAGS)
     path = _unix_path(settings.milter.socket)

@@ -89,6 +89,22 @@ class Thurac:
             self.process.wait(5)
             return None
 
+    def reload(self, config: Mapping[str, Any] | str, expect: str,
+               timeout: float = 10.0) -> None:
+        """Rewrite the config file (a mapping, or raw text), send SIGHUP, wait for `expect`."""
+        text = config if isinstance(config, str) else yaml.safe_dump(dict(config))
+        self.config_path.write_text(text)
+        seen = self.log().count(expect)
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self.log().count(expect) == seen:
+            assert time.monotonic() < deadline, f"no {expect!r} after SIGHUP:\n{self.log()}"
+            time.sleep(0.05)
+
+    def config(self) -> dict[str, Any]:
+        return dict(yaml.safe_load(self.config_path.read_text()))
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -173,6 +173,33 @@ def test_unix_socket_is_reachable_by_postfix(stack_factory: Callable[..., Stack]
     shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def test_sighup_applies_a_new_config_and_refuses_a_broken_one(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    stack = stack_factory({"actions": {"mode": "tag-only", "add_header": 1.0,
+                                       "quarantine": 2.0, "reject": 3.0}})
+    well_run_domain(stack, "bulk.test", SPAMMER_IP)
+
+    def send(subject: str) -> Any:
+        return stack.send("promo@bulk.test", ["bob@example.test"],
+                          message("promo@bulk.test", "bob@example.test", subject,
+                                  extra="X-Mailer: PHPMailer 6.1\r\n"),
+                          source_ip=SPAMMER_IP, helo="mail.bulk.test")
+
+    assert send("first week").ok  # tag-only: delivered, however high the score
+    config = stack.thurac.config()
+    config["actions"]["mode"] = "enforce"
+    stack.thurac.reload(config, expect="configuration reloaded")
+    refused = send("after the switch")
+    assert refused.code == 550 and "5.7.1" in refused.message
+
+    stack.thurac.reload("actions: {reject: [oops\n", expect="reload refused")
+    assert "keeping the running configuration" in stack.thurac.log()
+    still = send("after a typo")
+    assert still.code == 550  # the last good configuration is still in force
+    assert stack.thurac.process is not None and stack.thurac.process.poll() is None
+
+
 def test_sigterm_stops_thurac_cleanly(stack_factory: Callable[..., Stack]) -> None:
     stack = stack_factory()
     assert stack.thurac.stop() == 0
