@@ -94,7 +94,8 @@ def main() -> int:
         port = free_port()
         config = {
             "milter": {"socket": f"inet:{port}@127.0.0.1"},
-            "database": {"url": f"sqlite:///{tmp}/thurac.db"},
+            "database": {"url": f"sqlite:///{tmp}/thurac.db",
+                         "spool_path": f"{tmp}/spool.jsonl"},
             "dns": {"nameservers": [dns.address], "timeout": 0.5, "budget": 3},
             "local": {"domains": ["example.test"], "internal_networks": ["10.0.0.0/8"],
                       "authserv_id": "mx.example.test"},

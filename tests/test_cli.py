@@ -21,7 +21,8 @@ SPAMMY = (b"From: promo@bulk.test\r\nTo: bob@example.test\r\nSubject: offer\r\n"
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "thurac.yaml"
     path.write_text(yaml.safe_dump({
-        "database": {"url": f"sqlite:///{tmp_path}/db/thurac.db"},
+        "database": {"url": f"sqlite:///{tmp_path}/db/thurac.db",
+                     "spool_path": f"{tmp_path}/spool.jsonl"},
         "dns": {"nameservers": ["127.0.0.1:9"], "timeout": 0.2, "budget": 0.5},
         "local": {"domains": ["example.test"], "authserv_id": "mx.example.test"},
     }))

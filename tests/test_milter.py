@@ -48,7 +48,8 @@ def dns() -> Iterator[TestDnsServer]:
 
 def make_scanner(tmp_path: Path, dns: TestDnsServer, **overrides: Any) -> Scanner:
     data: dict[str, Any] = {
-        "database": {"url": f"sqlite:///{tmp_path}/thurac.db"},
+        "database": {"url": f"sqlite:///{tmp_path}/thurac.db",
+                     "spool_path": f"{tmp_path}/spool.jsonl"},
         "dns": {"nameservers": [dns.address], "timeout": 0.5, "budget": 2},
         "local": {"domains": ["example.test"], "internal_networks": ["10.0.0.0/8"],
                   "authserv_id": "mx.example.test"},

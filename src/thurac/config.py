@@ -81,6 +81,9 @@ class MilterSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite:////var/lib/thurac/thurac.db"
     header_log_days: Annotated[int, Field(ge=180)] = 180  # Decree 91/2020 art. 10.6: at least 180
+    # History the database could not take waits here and is replayed when it answers.
+    spool_path: str = "/var/lib/thurac/spool.jsonl"
+    spool_max_bytes: PositiveInt = 100 * 1024 * 1024
 
     @field_validator("url")
     @classmethod

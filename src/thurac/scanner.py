@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -18,6 +19,7 @@ from thurac.pipeline import run_checks
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import History, read_history, window_lengths
 from thurac.store.recorder import Record, Recorder, write_record
+from thurac.store.spool import Spool
 from thurac.verdict import Verdict, decide
 
 log = logging.getLogger("thurac.scanner")
@@ -111,5 +113,7 @@ def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
             log.error("store not ready, running without history until it is: %s", exc)
     resolver = Resolver(settings.dns.nameservers, settings.dns.timeout, settings.dns.cache_size)
     keep_minutes = max(window_lengths(settings)) // 60 + 2
-    recorder = Recorder(engine, keep_minutes) if recording else None
+    spool = Spool(Path(settings.database.spool_path), settings.database.spool_max_bytes,
+                  settings.local.is_local_address)
+    recorder = Recorder(engine, keep_minutes, spool) if recording else None
     return Scanner(settings, engine, resolver, recorder)

@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac.message import Message
 from thurac.store.history import epoch_minute, keys_of, stored_text
@@ -27,12 +28,16 @@ from thurac.store.schema import (
 )
 from thurac.verdict import Verdict
 
+if TYPE_CHECKING:
+    from thurac.store.spool import Spool
+
 log = logging.getLogger("thurac.recorder")
 
 BATCH = 200  # records per commit at most
 MAX_PENDING = 50000  # records held in memory while the database is away
 PURGE_EVERY = 600.0  # seconds between deletions of expired rate buckets
-RETRIES = 3  # attempts per batch before records are written one by one
+RETRIES = 3  # attempts per batch before it is spooled (or split, if the data is at fault)
+REPLAY_EVERY = 30.0  # seconds between attempts to replay the spool while the database is away
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +218,11 @@ def purge_buckets(conn: Connection, older_than_minute: int) -> int:
 class Recorder:
     """A background thread that drains a queue into the database in batched transactions."""
 
-    def __init__(self, engine: Engine, keep_minutes: int) -> None:
+    def __init__(self, engine: Engine, keep_minutes: int, spool: Spool | None = None) -> None:
         self._engine = engine
         self._keep_minutes = keep_minutes
+        self._spool = spool
+        self._last_replay = 0.0
         self._queue: queue.Queue[Record | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="thurac-recorder", daemon=True)
         self._last_purge = 0.0
@@ -259,9 +266,14 @@ class Recorder:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=REPLAY_EVERY if self._spool else None)
+            except queue.Empty:
+                self._maybe_replay()
+                continue
             if item is None:
                 return
+            self._maybe_replay()
             batch = self._drain(item)
             try:
                 self._write(batch)
@@ -275,6 +287,11 @@ class Recorder:
 
     def _write(self, batch: Iterable[Record]) -> None:
         batch = list(batch)
+        if self._spool:
+            # The database was away moments ago: keep the order, spool behind the others.
+            self._spool.append(batch)
+            return
+        unreachable = False
         for attempt in range(RETRIES):
             try:
                 with self._engine.begin() as conn:
@@ -282,15 +299,41 @@ class Recorder:
                     self._maybe_purge(conn)
                 return
             except Exception as exc:
+                # The database is away (refused, down, locked, file gone), not the data bad.
+                unreachable = isinstance(exc, OperationalError | InterfaceError) or (
+                    isinstance(exc, DBAPIError) and exc.connection_invalidated)
                 log.error("recorder: writing %d record(s) failed (attempt %d): %s",
-                          len(batch), attempt + 1, exc)
+                          len(batch), attempt + 1, getattr(exc, "orig", None) or exc)
                 time.sleep(0.2 * (attempt + 1))
+        if unreachable and self._spool is not None:
+            kept = self._spool.append(batch)
+            log.warning("recorder: database unreachable; %d record(s) spooled to %s",
+                        kept, self._spool.path)
+            return
         if len(batch) > 1:
             # One poisoned record must not cost the history of the whole batch.
             for record in batch:
                 self._write([record])
             return
         log.error("recorder: gave up on the history of %s", batch[0].message.queue_id)
+
+    def _maybe_replay(self) -> None:
+        """Write the spool back, all of it in one transaction, once the database answers."""
+        if not self._spool or time.monotonic() - self._last_replay < REPLAY_EVERY:
+            return
+        self._last_replay = time.monotonic()
+        try:
+            with self._engine.begin() as conn:
+                count = 0
+                for chunk in self._spool.chunks(BATCH):
+                    write_records(conn, chunk)
+                    count += len(chunk)
+            self._spool.clear()
+        except Exception as exc:
+            log.warning("recorder: spool %s not replayed yet: %s", self._spool.path,
+                        getattr(exc, "orig", None) or exc)
+            return
+        log.info("recorder: replayed %d spooled record(s) from %s", count, self._spool.path)
 
     def _maybe_purge(self, conn: Connection) -> None:
         now = time.time()

@@ -1,0 +1,91 @@
+"""While the database is away, history goes to a local spool; it comes back when the database
+does, and nothing is counted twice."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from tests.store.test_store import inbound, settings
+
+import thurac.store.recorder as recorder_module
+from thurac.store.engine import make_engine, upgrade
+from thurac.store.history import read_history
+from thurac.store.recorder import Record, Recorder
+from thurac.store.schema import events, senders
+from thurac.store.spool import Spool, record_from_dict, record_to_dict
+from thurac.symbols import Symbol
+from thurac.verdict import decide
+
+WAIT = 20.0  # seconds a background replay may take at most here
+
+
+def records(count: int) -> list[Record]:
+    verdict = decide([Symbol("C22_FREQ_SENDER", 4.0, "47 msgs/1h > 30")],
+                     settings().actions)
+    return [Record(inbound("burst@remote.test", (f"u{n}@example.test",)), verdict,
+                   (f"u{n}@example.test",), settings().local.is_local_address)
+            for n in range(count)]
+
+
+def test_history_survives_a_database_outage_and_is_replayed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(recorder_module, "REPLAY_EVERY", 0.2)
+    db_dir = tmp_path / "db"  # missing: the database cannot be opened
+    engine = make_engine(f"sqlite:///{db_dir}/thurac.db", create=False)
+    spool = Spool(tmp_path / "spool.jsonl", 10_000_000, settings().local.is_local_address)
+    recorder = Recorder(engine, keep_minutes=60, spool=spool)
+    try:
+        for record in records(5):
+            recorder.submit(record)
+        assert recorder.flush(WAIT)
+        assert len(spool.path.read_text().splitlines()) == 5
+
+        db_dir.mkdir()  # the database is back
+        upgrade(engine)
+        deadline = time.monotonic() + WAIT
+        while spool:
+            assert time.monotonic() < deadline, "spool not replayed"
+            time.sleep(0.05)
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(events)).scalar() == 5
+            assert conn.execute(select(senders.c.messages)).scalar() == 5
+            history = read_history(conn, inbound("burst@remote.test", ("x@example.test",)),
+                                   settings())
+        assert history.window("sender", 600).messages == 5
+        assert history.window("sender", 600).unrelated == 5
+    finally:
+        recorder.close()
+
+
+def test_a_spooled_record_comes_back_as_it_went_in() -> None:
+    original = records(1)[0]
+    junk = inbound("a\udcff@remote.test", ("u@example.test",), refs="<\udcfe@x>")
+    for record in (original, Record(junk, None, (), original.is_local)):
+        back = record_from_dict(record_to_dict(record), record.is_local)
+        assert back.message.headers == record.message.headers
+        assert back.message.sender == record.message.sender
+        assert back.message.received_at == record.message.received_at
+        assert back.verdict == record.verdict
+        assert back.unrelated == record.unrelated
+
+
+def test_a_full_spool_takes_no_more_and_says_so(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    spool = Spool(tmp_path / "spool.jsonl", 3000, settings().local.is_local_address)
+    kept = spool.append(records(20))
+    assert 0 < kept < 20
+    assert spool.path.stat().st_size <= 3000
+    assert "history of" in caplog.text and "lost" in caplog.text
+
+
+def test_a_damaged_spool_line_is_skipped_not_fatal(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.jsonl", 10_000_000, settings().local.is_local_address)
+    spool.append(records(2))
+    with spool.path.open("a") as out:
+        out.write("{not json\n")
+    spool.append(records(1))
+    assert sum(len(chunk) for chunk in spool.chunks(10)) == 3
