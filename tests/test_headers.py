@@ -185,3 +185,10 @@ def test_index_counts_every_field_of_the_name_not_only_the_removed_ones() -> Non
 
 def test_nothing_to_remove_from_a_clean_message() -> None:
     assert removals([("Subject", "hi"), ("From", "a@b")], is_spam_header) == []
+
+
+def test_vietnamese_text_is_bounded_in_bytes_not_letters() -> None:
+    reason = "Thư rác quảng cáo gửi hàng loạt " * 60
+    line = sanitize(reason, 300)
+    assert len(line.encode("utf-8")) <= 300
+    assert line.endswith("...") and line.startswith("Thư rác")
