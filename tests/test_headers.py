@@ -192,3 +192,11 @@ def test_vietnamese_text_is_bounded_in_bytes_not_letters() -> None:
     line = sanitize(reason, 300)
     assert len(line.encode("utf-8")) <= 300
     assert line.endswith("...") and line.startswith("Thư rác")
+
+
+def test_the_report_header_is_seven_bit_clean() -> None:
+    verdict = decide([Symbol("C22_TECH_MAILER", 2.5, "X-Mailer 'Gửi thư hàng loạt' matches")],
+                     make_settings().actions)
+    report = dict(spam_headers(verdict))["X-Thurac-Report"]
+    assert report.isascii()
+    assert "G\\u1eedi" in report  # still readable as the sender wrote it

@@ -34,7 +34,11 @@ def spam_headers(verdict: Verdict) -> list[tuple[str, str]]:
     lines = [f"score={verdict.score:.1f} action={verdict.intended}"]
     ranked = sorted(verdict.symbols, key=lambda s: (-s.score, s.name))
     for symbol in ranked[:MAX_REPORT_LINES]:
-        lines.append(sanitize(f"{symbol.name}({symbol.score:g}): {symbol.reason}", 300))
+        # 7-bit clean: quoted sender values may hold any script; backslash escapes keep
+        # them readable and the header safe for every relay and mail client.
+        line = f"{symbol.name}({symbol.score:g}): {symbol.reason}"
+        lines.append(sanitize(printable_text(line).encode("ascii", "backslashreplace")
+                              .decode("ascii"), 300))
     if len(ranked) > MAX_REPORT_LINES:
         lines.append(f"... {len(ranked) - MAX_REPORT_LINES} more")
     return [
