@@ -7,8 +7,10 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from thurac.checks.base import Check, CheckContext
 from thurac.config import Settings, parse_settings
 from thurac.message import Connection, Direction, Message
+from thurac.store.history import History
 from thurac.symbols import Symbol
 
 # What every test site looks like unless a test says otherwise: one local domain, one public MX.
@@ -107,3 +109,11 @@ def only(symbols: Sequence[Symbol], name: str) -> Symbol:
     found = [s for s in symbols if s.name == name]
     assert len(found) == 1, f"expected exactly one {name}, got {names(symbols)}"
     return found[0]
+
+
+def run_check(check: Check, message: Message, ctx: CheckContext,
+              history: History | None = None) -> list[Symbol]:
+    """The check's symbols, after making sure it emitted only symbols it declares."""
+    found = check.check(message, History() if history is None else history, ctx)
+    assert set(names(found)) <= set(check.symbols)
+    return found

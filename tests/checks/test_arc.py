@@ -11,7 +11,7 @@ import time
 
 import dkim
 import pytest
-from tests.builders import names, only
+from tests.builders import names, only, run_check
 from tests.conftest import ContextFactory
 from tests.support.dkim_keys import TestKey, rsa_key, to_message
 from tests.support.dns_server import TestDnsServer
@@ -20,7 +20,6 @@ from thurac.auth import ArcResult
 from thurac.checks.arc import Arc
 from thurac.checks.base import CheckContext
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 CHECK = Arc()
@@ -74,9 +73,7 @@ def seal(raw: bytes, key: TestKey, sealer: str, chain: str | None = None) -> byt
 
 
 def run(message: Message, ctx: CheckContext) -> list[Symbol]:
-    found = CHECK.check(message, History(), ctx)
-    assert set(names(found)) <= set(CHECK.symbols)
-    return found
+    return run_check(CHECK, message, ctx)
 
 
 @pytest.mark.usefixtures("keys")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from tests.builders import names, only
+from tests.builders import names, only, run_check
 from tests.conftest import ContextFactory
 from tests.support.dkim_keys import TestKey, ed25519_key, rsa_key, sign, to_message
 from tests.support.dns_server import TestDnsServer
@@ -19,7 +19,6 @@ from thurac.auth import DkimResult
 from thurac.checks.base import CheckContext
 from thurac.checks.dkim import Dkim
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 CHECK = Dkim()
@@ -72,9 +71,7 @@ def publish(zone: TestDnsServer, key: TestKey, selector: str, domain: str = DOMA
 
 
 def run(message: Message, ctx: CheckContext) -> list[Symbol]:
-    found = CHECK.check(message, History(), ctx)
-    assert set(names(found)) <= set(CHECK.symbols)
-    return found
+    return run_check(CHECK, message, ctx)
 
 
 def alter_body(raw: bytes) -> bytes:

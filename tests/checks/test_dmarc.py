@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.builders import make_message, make_settings, names, only
+from tests.builders import make_message, make_settings, names, only, run_check
 from tests.support.dns_server import TestDnsServer
 
 from thurac.auth import ArcResult, AuthResults, DkimResult, DmarcResult, SpfResult
@@ -32,7 +32,6 @@ from thurac.config import DmarcSettings, Settings
 from thurac.dns import Resolver
 from thurac.message import Connection, Message
 from thurac.scanner import open_scanner
-from thurac.store.history import History
 from thurac.symbols import Symbol
 from thurac.verdict import decide
 
@@ -84,9 +83,7 @@ def from_(*values: str) -> Message:
 
 
 def run(message: Message, ctx: CheckContext) -> list[Symbol]:
-    found = CHECK.check(message, History(), ctx)
-    assert set(names(found)) <= set(CHECK.symbols)
-    return found
+    return run_check(CHECK, message, ctx)
 
 
 def result_of(ctx: CheckContext) -> DmarcResult:

@@ -7,7 +7,7 @@ and IP; 1 h: 60 / 300 per sender. The message being scored counts too.
 from __future__ import annotations
 
 import pytest
-from tests.builders import CLIENT_IP, SENDER, local_users, make_message, names, only
+from tests.builders import CLIENT_IP, SENDER, local_users, make_message, names, only, run_check
 from tests.conftest import ContextFactory
 
 from thurac.checks.frequency import Frequency
@@ -21,9 +21,7 @@ CHECK = Frequency()
 def run(
     message: Message, history: History, context: ContextFactory, **sections: object
 ) -> list[Symbol]:
-    found = CHECK.check(message, history, context(**sections))
-    assert set(names(found)) <= set(CHECK.symbols)
-    return found
+    return run_check(CHECK, message, context(**sections), history)
 
 
 def seen(**counts: WindowCount) -> History:

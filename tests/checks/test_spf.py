@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import spf
-from tests.builders import make_message, make_settings, names, only
+from tests.builders import make_message, make_settings, names, only, run_check
 from tests.support.dns_server import TestDnsServer
 
 from thurac.checks.base import CheckContext
@@ -22,7 +22,6 @@ from thurac.checks.spf import Spf
 from thurac.config import Settings
 from thurac.dns import Resolver, check_spf
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 CHECK = Spf()
@@ -91,8 +90,7 @@ def mail(sender: str, ip: str = CLIENT, **kwargs: Any) -> Message:
 
 
 def run(message: Message, ctx: CheckContext) -> list[Symbol]:
-    found = CHECK.check(message, History(), ctx)
-    assert set(names(found)) <= set(CHECK.symbols)
+    found = run_check(CHECK, message, ctx)
     assert len(found) <= 1  # one SPF result per message
     return found
 

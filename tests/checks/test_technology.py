@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from tests.builders import CLIENT_IP, local_users, make_message, make_settings, names, only
+from tests.builders import (
+    CLIENT_IP,
+    local_users,
+    make_message,
+    make_settings,
+    names,
+    only,
+    run_check,
+)
 from tests.conftest import ContextFactory
 from tests.support.dns_server import TestDnsServer
 
 from thurac.checks.base import CheckContext
 from thurac.checks.technology import Technology, helo_address
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 CHECK = Technology()
@@ -23,9 +30,7 @@ PTR_NAME = "mail.shop.example"
 
 
 def run(message: Message, ctx: CheckContext) -> list[Symbol]:
-    found = CHECK.check(message, History(), ctx)
-    assert set(names(found)) <= set(CHECK.symbols)
-    return found
+    return run_check(CHECK, message, ctx)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ any ratio verdict; C22_UNRELATED_RATIO from 80 % unrelated.
 from __future__ import annotations
 
 import pytest
-from tests.builders import SENDER, local_users, make_message, names, only
+from tests.builders import SENDER, local_users, make_message, names, only, run_check
 from tests.conftest import ContextFactory
 
 from thurac.checks.unrelated_recipients import UnrelatedRecipients, unrelated_of
@@ -22,9 +22,7 @@ DAY = 86400
 def run(
     message: Message, history: History, context: ContextFactory, **sections: object
 ) -> list[Symbol]:
-    found = CHECK.check(message, history, context(**sections))
-    assert set(names(found)) <= set(CHECK.symbols)
-    return found
+    return run_check(CHECK, message, context(**sections), history)
 
 
 def past(recipients: int, unrelated: int, seconds: int = DAY, **extra: object) -> History:
