@@ -81,9 +81,14 @@ class MilterSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite:////var/lib/thurac/thurac.db"
     header_log_days: Annotated[int, Field(ge=180)] = 180  # Decree 91/2020 art. 10.6: at least 180
+    # PostgreSQL: seconds to wait for a connection before the message goes on without history.
+    connect_timeout: Annotated[int, Field(ge=1, le=60)] = 3
     # History the database could not take waits here and is replayed when it answers.
     spool_path: str = "/var/lib/thurac/spool.jsonl"
     spool_max_bytes: PositiveInt = 100 * 1024 * 1024
+    # Seconds between attempts to replay the spool (and to migrate a store that was away
+    # at start) while the database is away.
+    spool_replay_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
     @field_validator("url")
     @classmethod

@@ -76,6 +76,11 @@ class Scanner:
             ("milter.socket", old.milter.socket, new.milter.socket),
             ("milter.timeout", old.milter.timeout, new.milter.timeout),
             ("database.url", old.database.url, new.database.url),
+            ("database.spool_path", old.database.spool_path, new.database.spool_path),
+            ("database.spool_max_bytes", old.database.spool_max_bytes,
+             new.database.spool_max_bytes),
+            ("database.spool_replay_seconds", old.database.spool_replay_seconds,
+             new.database.spool_replay_seconds),
         ) if before != after]
         if new.dns != old.dns:
             self.resolver = Resolver(new.dns.nameservers, new.dns.timeout, new.dns.cache_size)
@@ -105,15 +110,21 @@ class Scanner:
 def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
     """Engine, resolver and recorder. A recording scanner creates and migrates the store
     (a failure is logged and mail still flows); a read-only one touches nothing."""
-    engine = make_engine(settings.database.url, create=recording)
+    engine = make_engine(settings.database.url, create=recording,
+                         connect_timeout=settings.database.connect_timeout)
+    migrated = True
     if recording:
         try:
             upgrade(engine)
         except Exception as exc:
+            # The recorder migrates it once the database answers (history is spooled till then).
+            migrated = False
             log.error("store not ready, running without history until it is: %s", exc)
     resolver = Resolver(settings.dns.nameservers, settings.dns.timeout, settings.dns.cache_size)
     keep_minutes = max(window_lengths(settings)) // 60 + 2
     spool = Spool(Path(settings.database.spool_path), settings.database.spool_max_bytes,
                   settings.local.is_local_address)
-    recorder = Recorder(engine, keep_minutes, spool) if recording else None
+    recorder = Recorder(engine, keep_minutes, spool,
+                        replay_every=settings.database.spool_replay_seconds,
+                        migrated=migrated) if recording else None
     return Scanner(settings, engine, resolver, recorder)

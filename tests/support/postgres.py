@@ -68,7 +68,10 @@ def _traversable(folder: Path) -> bool:
 
 
 class TemporaryPostgres:
-    """``with TemporaryPostgres() as pg: make_engine(pg.url)``; stopped and removed at exit."""
+    """``with TemporaryPostgres() as pg: make_engine(pg.url)``; stopped and removed at exit.
+
+    ``pg.shut_down()`` / ``pg.start_again()`` play an outage: same port, same data.
+    """
 
     def __init__(self, database: str = DATABASE, settings: dict[str, str] | None = None) -> None:
         reason = unavailable_reason()
@@ -231,10 +234,8 @@ class TemporaryPostgres:
             self._process.wait(10)
         self._process = None
 
-    def stop(self) -> None:
-        """Fast shutdown (bounded wait), kill if it hangs, then remove the folder."""
-        if self.root is None:
-            return
+    def _stop_server(self) -> None:
+        """Fast shutdown (bounded wait), kill if it hangs; the folder stays."""
         if self._process is not None and self._process.poll() is None:
             try:
                 self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w",
@@ -243,6 +244,36 @@ class TemporaryPostgres:
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         self._kill()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def shut_down(self) -> None:
+        """Stop the server as an outage would, keeping its folder, data and port, so that
+        :meth:`start_again` brings the same database back."""
+        if self.root is None:
+            raise RuntimeError("server not started")
+        self._stop_server()
+
+    def start_again(self) -> None:
+        """Start the same cluster on the same port after :meth:`shut_down` (data kept)."""
+        if self.root is None:
+            raise RuntimeError("server not started")
+        if self.running:
+            return
+        # Our postmaster is gone and reaped: a pid file it left (if killed) is stale, and
+        # its "ready" line must not be mistaken for the new server's.
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        if not self._start_server():
+            raise RuntimeError(f"PostgreSQL did not start again on port {self.port}:\n"
+                               f"{self.log()[-3000:]}")
+
+    def stop(self) -> None:
+        """Fast shutdown (bounded wait), kill if it hangs, then remove the folder."""
+        if self.root is None:
+            return
+        self._stop_server()
         if os.environ.get(_KEEP_ENV):
             print(f"kept PostgreSQL folder {self.root} ({_KEEP_ENV} is set)")
         else:

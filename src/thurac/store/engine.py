@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 10000  # wait this long for SQLite's write lock before failing
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) -> Engine:
     """An engine for `url`; makes a SQLite file's folder; WAL lets readers run beside the writer."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -40,7 +40,10 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A database host that drops packets must not hold the SMTP reply for the OS's TCP
+    # timeout: the history read gives up after connect_timeout and the message goes on.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         connect_args={"connect_timeout": max(1, round(connect_timeout))})
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

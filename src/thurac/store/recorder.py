@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac.message import Message
+from thurac.store.engine import upgrade
 from thurac.store.history import epoch_minute, keys_of, stored_text
 from thurac.store.schema import (
     correspondents,
@@ -216,13 +217,23 @@ def purge_buckets(conn: Connection, older_than_minute: int) -> int:
 
 
 class Recorder:
-    """A background thread that drains a queue into the database in batched transactions."""
+    """A background thread that drains a queue into the database in batched transactions.
 
-    def __init__(self, engine: Engine, keep_minutes: int, spool: Spool | None = None) -> None:
+    `replay_every`: seconds between attempts to replay the spool (default REPLAY_EVERY).
+    `migrated=False` (the store could not be migrated at start, e.g. the database was away):
+    migration is retried before writes and replays, at most once per `replay_every`; until
+    it succeeds, a batch that cannot be written is spooled, whatever the error.
+    """
+
+    def __init__(self, engine: Engine, keep_minutes: int, spool: Spool | None = None, *,
+                 replay_every: float | None = None, migrated: bool = True) -> None:
         self._engine = engine
         self._keep_minutes = keep_minutes
         self._spool = spool
+        self._replay_every = REPLAY_EVERY if replay_every is None else replay_every
         self._last_replay = 0.0
+        self._migrated = migrated
+        self._last_migration = float("-inf")
         self._queue: queue.Queue[Record | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="thurac-recorder", daemon=True)
         self._last_purge = 0.0
@@ -267,7 +278,7 @@ class Recorder:
     def _run(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=REPLAY_EVERY if self._spool else None)
+                item = self._queue.get(timeout=self._replay_every if self._spool else None)
             except queue.Empty:
                 self._maybe_replay()
                 continue
@@ -291,6 +302,7 @@ class Recorder:
             # The database was away moments ago: keep the order, spool behind the others.
             self._spool.append(batch)
             return
+        self._migrate_if_needed()
         unreachable = False
         for attempt in range(RETRIES):
             try:
@@ -305,9 +317,11 @@ class Recorder:
                 log.error("recorder: writing %d record(s) failed (attempt %d): %s",
                           len(batch), attempt + 1, getattr(exc, "orig", None) or exc)
                 time.sleep(0.2 * (attempt + 1))
-        if unreachable and self._spool is not None:
+        if (unreachable or not self._migrated) and self._spool is not None:
+            # Not migrated: the tables may be missing; the data is not at fault either.
             kept = self._spool.append(batch)
-            log.warning("recorder: database unreachable; %d record(s) spooled to %s",
+            log.warning("recorder: %s; %d record(s) spooled to %s",
+                        "database unreachable" if unreachable else "store not migrated yet",
                         kept, self._spool.path)
             return
         if len(batch) > 1:
@@ -319,9 +333,10 @@ class Recorder:
 
     def _maybe_replay(self) -> None:
         """Write the spool back, all of it in one transaction, once the database answers."""
-        if not self._spool or time.monotonic() - self._last_replay < REPLAY_EVERY:
+        if not self._spool or time.monotonic() - self._last_replay < self._replay_every:
             return
         self._last_replay = time.monotonic()
+        self._migrate_if_needed()
         try:
             with self._engine.begin() as conn:
                 count = 0
@@ -334,6 +349,20 @@ class Recorder:
                         getattr(exc, "orig", None) or exc)
             return
         log.info("recorder: replayed %d spooled record(s) from %s", count, self._spool.path)
+
+    def _migrate_if_needed(self) -> None:
+        """Migrate the store if that failed at start (the database may have been away then),
+        at most once per replay interval."""
+        if self._migrated or time.monotonic() - self._last_migration < self._replay_every:
+            return
+        self._last_migration = time.monotonic()
+        try:
+            upgrade(self._engine)
+        except Exception as exc:
+            log.warning("recorder: store still not migrated: %s", exc)
+            return
+        self._migrated = True
+        log.info("recorder: store migrated")
 
     def _maybe_purge(self, conn: Connection) -> None:
         now = time.time()
