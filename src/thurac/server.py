@@ -104,6 +104,47 @@ class _Signals:
             log.warning("changed %s: takes effect only after a restart", ", ".join(restart))
 
 
+def _listening_tcp_socket(port: int) -> socket.socket | None:
+    """Our listening TCP socket on `port`, found among this process's descriptors (libmilter
+    opens it in C and never tells us)."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                continue
+            sock = socket.socket(fileno=int(name))
+        except OSError:
+            continue
+        try:
+            if (sock.family in (socket.AF_INET, socket.AF_INET6)
+                    and sock.type == socket.SOCK_STREAM
+                    and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                    and sock.getsockname()[1] == port):
+                return socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            pass
+        finally:
+            sock.detach()
+    return None
+
+
+def _no_delay_on_replies(port: int) -> None:
+    """TCP_NODELAY on the listening socket (Linux passes it on to every accepted connection).
+
+    libmilter answers end-of-message with two writes (the header changes, then the verdict);
+    with Nagle's algorithm the second waits for the MTA's delayed ACK, about 40 ms a message.
+    Measured with bench/run.py: a no-op milter that adds one header went from 42 to 79 msg/s.
+    """
+    deadline = time.monotonic() + SOCKET_APPEAR_TIMEOUT
+    while time.monotonic() < deadline:
+        listener = _listening_tcp_socket(port)
+        if listener is not None:
+            with listener:
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        time.sleep(0.05)
+    log.warning("listening socket on port %d not found: replies may be delayed by Nagle", port)
+
+
 def _socket_problem(spec: str) -> str | None:
     """Why an inet socket cannot be opened (libmilter only says 'cannot opensocket')."""
     kind, _, rest = spec.partition(":")
@@ -142,6 +183,10 @@ def run(settings: Settings, config_path: str) -> int:
     if path is not None:
         _clear_stale_unix_socket(path)
         threading.Thread(target=_open_unix_socket_to_mta, args=(path, settings.milter),
+                         name="thurac-socket", daemon=True).start()
+    else:
+        port = int(settings.milter.socket.split(":", 1)[1].split("@")[0])
+        threading.Thread(target=_no_delay_on_replies, args=(port,),
                          name="thurac-socket", daemon=True).start()
     log.info("thurac starting: socket=%s config=%s database=%s mode=%s",
              settings.milter.socket, config_path,
