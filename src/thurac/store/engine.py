@@ -16,6 +16,14 @@ from thurac.errors import StoreError
 log = logging.getLogger("thurac.store")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 10000  # wait this long for SQLite's write lock before failing
+# Connections: one per SMTP session reading history at the same moment (Postfix runs up to
+# 100 smtpd by default) plus the recorder. A session that still finds none waits POOL_WAIT
+# seconds, then its message is scored without history rather than held.
+POOL_SIZE = 10
+POOL_OVERFLOW = 90
+# PostgreSQL's default max_connections is 100, shared by every MX host: stay well under it.
+POOL_OVERFLOW_SHARED = 30
+POOL_WAIT = 5
 
 
 def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) -> Engine:
@@ -28,7 +36,9 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) 
             except OSError as exc:
                 raise StoreError(f"cannot create the folder of {parsed.database}: "
                                  f"{exc.strerror or exc}") from exc
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                               pool_timeout=POOL_WAIT,
+                               connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -42,7 +52,8 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) 
         return engine
     # A database host that drops packets must not hold the SMTP reply for the OS's TCP
     # timeout: the history read gives up after connect_timeout and the message goes on.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
+                         max_overflow=POOL_OVERFLOW_SHARED, pool_timeout=POOL_WAIT,
                          connect_args={"connect_timeout": max(1, round(connect_timeout))})
 
 
