@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from tests.builders import make_settings
 from tests.support.dns_server import TestDnsServer
+from tests.support.postgres import TemporaryPostgres, postgres_or_skip
 
 from thurac.checks import CheckContext
 from thurac.config import Settings
 from thurac.dns import Resolver
 
 ContextFactory = Callable[..., CheckContext]
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[TemporaryPostgres]:
+    """A private PostgreSQL server on 127.0.0.1, shared by the session (skips if none)."""
+    yield from postgres_or_skip()
+
+
+@pytest.fixture
+def postgres_database(postgres_server: TemporaryPostgres) -> Iterator[str]:
+    """URL of a new, empty database on the shared server, dropped after the test."""
+    name = f"t{next(_databases)}"
+    url = postgres_server.create_database(name)
+    yield url
+    postgres_server.drop_database(name)
 
 
 @pytest.fixture(scope="session")

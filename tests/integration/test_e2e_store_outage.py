@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.pool import NullPool
 from tests.integration.conftest import Stack, message
-from tests.support.postgres import TemporaryPostgres, unavailable_reason
+from tests.support.postgres import TemporaryPostgres, postgres_or_skip
 
 from thurac.store.engine import alembic_config, current_revision
 from thurac.store.schema import events, rate_buckets, senders
@@ -35,11 +35,8 @@ REPLAYED = "recorder: replayed"  # and not "... not replayed yet" while the data
 
 @pytest.fixture
 def postgres() -> Iterator[TemporaryPostgres]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with TemporaryPostgres() as server:
-        yield server
+    """A server of this test's own: the test stops and starts it."""
+    yield from postgres_or_skip()
 
 
 @pytest.fixture

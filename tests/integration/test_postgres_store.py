@@ -1,10 +1,9 @@
-"""The history store on a real PostgreSQL server that the tests start themselves: the stories of
-tests/store/test_store.py, plus what only a shared store has to get right (several MX hosts
-writing the same sender's counters at once, and PostgreSQL's refusal of NUL in text)."""
+"""What only a shared PostgreSQL store has to get right (tests/store/test_store.py runs the
+common stories on PostgreSQL too): several MX hosts writing the same sender's counters at once,
+time zones, retention, and PostgreSQL's refusal of NUL in text."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -17,13 +16,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, func, select, text
 from tests.store.test_store import NOW, inbound, record, settings
-from tests.support.postgres import TemporaryPostgres, unavailable_reason
 
 from thurac.cli import main
 from thurac.message import Connection, Message
 from thurac.store.engine import current_revision, make_engine, upgrade
 from thurac.store.history import History, read_history
-from thurac.store.recorder import Record, Recorder, purge_buckets
+from thurac.store.recorder import Record, Recorder
 from thurac.store.schema import (
     correspondents,
     events,
@@ -44,34 +42,13 @@ BULK_SENDER = "bulk@spam.test"
 FLUSH_TIMEOUT = 60.0
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[TemporaryPostgres]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    with TemporaryPostgres() as server:
-        yield server
-
-
-_numbers = itertools.count()
-
-
 @pytest.fixture
-def database(postgres: TemporaryPostgres) -> Iterator[str]:
-    """URL of a new, empty database on the shared server, dropped after the test."""
-    name = f"t{next(_numbers)}"
-    url = postgres.create_database(name)
-    yield url
-    postgres.drop_database(name)
-
-
-@pytest.fixture
-def engines(database: str) -> Iterator[Callable[[], Engine]]:
+def engines(postgres_database: str) -> Iterator[Callable[[], Engine]]:
     """engines() -> a new engine on the test database (first call migrates it), disposed after."""
     made: list[Engine] = []
 
     def make() -> Engine:
-        engine = make_engine(database)
+        engine = make_engine(postgres_database)
         if not made:
             upgrade(engine)
         made.append(engine)
@@ -97,8 +74,8 @@ def count(engine: Engine, table: object) -> int:
         return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
 
-def test_first_start_migrates_to_head_and_matches_the_schema_module(database: str) -> None:
-    engine = make_engine(database)
+def test_first_start_migrates_to_head_and_matches_the_schema_module(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
     try:
         assert current_revision(engine) is None
         upgrade(engine)
@@ -113,56 +90,12 @@ def test_first_start_migrates_to_head_and_matches_the_schema_module(database: st
         engine.dispose()
 
 
-def test_recorded_messages_fill_the_sliding_windows(engine: Engine) -> None:
-    for minutes_ago in (0, 5, 30, 90):
-        record(engine, inbound("a@remote.test", ("u1@example.test", "u2@example.test"),
-                               NOW - timedelta(minutes=minutes_ago)), ("u1@example.test",))
-    history = history_of(engine, inbound("a@remote.test", ("u3@example.test",)))
-    ten_min = history.window("sender", 600)
-    assert (ten_min.messages, ten_min.recipients) == (2, 4)
-    assert history.window("sender", 3600).messages == 3
-    assert history.window("sender", 86400).messages == 4
-    assert history.window("domain", 600).messages == 2
-    assert history.window("sender", 3600).unrelated == 3
-    assert history.sender_messages == 4
-    assert not history.sender_written_to
-
-
-def test_outbound_mail_makes_the_recipient_a_correspondent(engine: Engine) -> None:
-    out = Message(Connection("10.0.0.5"), "bob@example.test", ("carol@remote.test",),
-                  (("Message-ID", "<q1@example.test>"),), b"", received_at=NOW,
-                  direction="outbound")
-    record(engine, out)
-    record(engine, out)  # the same pair again: one row, counted twice
-    answer = history_of(engine, inbound("carol@remote.test",
-                                        ("bob@example.test", "eve@example.test")))
-    reply_elsewhere = history_of(
-        engine, inbound("dan@remote.test", ("bob@example.test",), refs="<q1@example.test>"))
-    assert answer.sender_written_to
-    assert answer.related_recipients == {"bob@example.test"}
-    assert reply_elsewhere.related_recipients == {"bob@example.test"}
-    with engine.connect() as conn:
-        assert conn.execute(select(correspondents.c.sent)).scalars().all() == [2]
-
-
-def test_background_recorder_writes_events_and_header_log(engine: Engine) -> None:
-    recorder = Recorder(engine, keep_minutes=60)
-    for n in range(5):
-        recorder.submit(Record(inbound(f"s{n}@remote.test", ("u@example.test",)), None, (),
-                               settings().local.is_local_address))
-    assert recorder.flush(FLUSH_TIMEOUT)
-    recorder.close()
-    assert count(engine, events) == 5
-    with engine.connect() as conn:
-        headers = conn.execute(select(header_log.c.headers)).scalars().all()
-    assert any("From: s3@remote.test" in h for h in headers)
-
-
 def test_times_come_back_as_the_same_instant_whatever_the_session_time_zone(
-        engine: Engine, database: str) -> None:
+        engine: Engine, postgres_database: str) -> None:
     hanoi = timezone(timedelta(hours=7))
     record(engine, inbound("tz@remote.test", ("u@example.test",), NOW.astimezone(hanoi)))
-    other = create_engine(database, connect_args={"options": "-c timezone=America/New_York"})
+    other = create_engine(postgres_database,
+                          connect_args={"options": "-c timezone=America/New_York"})
     try:
         with other.connect() as conn:
             assert conn.execute(text("SHOW timezone")).scalar() == "America/New_York"
@@ -174,24 +107,16 @@ def test_times_come_back_as_the_same_instant_whatever_the_session_time_zone(
     assert stored.utcoffset() is not None  # timestamptz, not a naive local time
 
 
-def test_expired_rate_buckets_are_purged(engine: Engine) -> None:
-    record(engine, inbound("a@remote.test", ("u@example.test",), NOW - timedelta(days=3)))
-    record(engine, inbound("a@remote.test", ("u@example.test",), NOW))
-    with engine.begin() as conn:
-        purged = purge_buckets(conn, int((NOW - timedelta(days=1)).timestamp() // 60))
-        left = conn.execute(select(func.count()).select_from(rate_buckets)).scalar()
-    assert purged == 3  # sender, domain and ip buckets of the old message
-    assert left == 3
-
-
 def test_db_purge_deletes_header_log_and_events_past_retention(
-        engine: Engine, database: str, tmp_path: Path) -> None:
+        engine: Engine, postgres_database: str, tmp_path: Path) -> None:
     now = datetime.now(UTC)
     record(engine, inbound("old@remote.test", ("u@example.test",), now - timedelta(days=200)))
     record(engine, inbound("new@remote.test", ("u@example.test",), now - timedelta(days=170)))
     config = tmp_path / "thurac.yaml"
-    config.write_text(yaml.safe_dump({"database": {"url": database, "header_log_days": 180},
-                                      "local": {"domains": ["example.test"]}}))
+    config.write_text(yaml.safe_dump({
+        "database": {"url": postgres_database, "header_log_days": 180},
+        "local": {"domains": ["example.test"]},
+    }))
     assert main(["db", "purge", "--config", str(config)]) == 0
     with engine.connect() as conn:
         assert conn.execute(select(events.c.sender)).scalars().all() == ["new@remote.test"]

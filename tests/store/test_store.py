@@ -1,10 +1,13 @@
-"""The history store on a real SQLite file: migrations match the schema, records become history."""
+"""The history store, on a real SQLite file and on a real PostgreSQL server (each story runs on
+both): migrations match the schema, records become history."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select
@@ -30,6 +33,18 @@ def migrated(tmp_path: Path) -> Engine:
     return engine
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated store: an SQLite file, or a fresh database on the private PostgreSQL."""
+    if request.param == "sqlite":
+        made = migrated(tmp_path)
+    else:
+        made = make_engine(request.getfixturevalue("postgres_database"))
+        upgrade(made)
+    yield made
+    made.dispose()
+
+
 def inbound(sender: str, rcpts: tuple[str, ...], when: datetime = NOW,
             ip: str = "203.0.113.5", refs: str = "") -> Message:
     headers = [("From", sender), ("Message-ID", f"<{when.timestamp()}@x>")]
@@ -52,15 +67,13 @@ def test_first_start_creates_the_folder_and_migrates_to_head(tmp_path: Path) -> 
     assert current_revision(engine) == "0001"
 
 
-def test_migrations_and_schema_module_agree(tmp_path: Path) -> None:
-    engine = migrated(tmp_path)
+def test_migrations_and_schema_module_agree(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 
-def test_recorded_messages_fill_the_sliding_windows(tmp_path: Path) -> None:
-    engine = migrated(tmp_path)
+def test_recorded_messages_fill_the_sliding_windows(engine: Engine) -> None:
     for minutes_ago in (0, 5, 30, 90):
         record(engine, inbound("a@remote.test", ("u1@example.test", "u2@example.test"),
                                NOW - timedelta(minutes=minutes_ago)), ("u1@example.test",))
@@ -76,8 +89,7 @@ def test_recorded_messages_fill_the_sliding_windows(tmp_path: Path) -> None:
     assert not history.sender_written_to
 
 
-def test_outbound_mail_makes_the_recipient_a_correspondent(tmp_path: Path) -> None:
-    engine = migrated(tmp_path)
+def test_outbound_mail_makes_the_recipient_a_correspondent(engine: Engine) -> None:
     out = Message(Connection("10.0.0.5"), "bob@example.test", ("carol@remote.test",),
                   (("Message-ID", "<q1@example.test>"),), b"", received_at=NOW,
                   direction="outbound")
@@ -94,8 +106,7 @@ def test_outbound_mail_makes_the_recipient_a_correspondent(tmp_path: Path) -> No
     assert reply_elsewhere.related_recipients == {"bob@example.test"}
 
 
-def test_background_recorder_writes_events_and_header_log(tmp_path: Path) -> None:
-    engine = migrated(tmp_path)
+def test_background_recorder_writes_events_and_header_log(engine: Engine) -> None:
     recorder = Recorder(engine, keep_minutes=60)
     for n in range(5):
         recorder.submit(Record(inbound(f"s{n}@remote.test", ("u@example.test",)), None, (),
@@ -108,8 +119,7 @@ def test_background_recorder_writes_events_and_header_log(tmp_path: Path) -> Non
     assert any("From: s3@remote.test" in h for h in headers)
 
 
-def test_expired_rate_buckets_are_purged(tmp_path: Path) -> None:
-    engine = migrated(tmp_path)
+def test_expired_rate_buckets_are_purged(engine: Engine) -> None:
     record(engine, inbound("a@remote.test", ("u@example.test",), NOW - timedelta(days=3)))
     record(engine, inbound("a@remote.test", ("u@example.test",), NOW))
     with engine.begin() as conn:

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -286,3 +287,14 @@ class TemporaryPostgres:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def postgres_or_skip() -> Iterator[TemporaryPostgres]:
+    """For fixtures: a running private server, or a pytest skip saying why there is none."""
+    import pytest
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with TemporaryPostgres() as server:
+        yield server
