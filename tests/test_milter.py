@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,20 @@ def scanner(tmp_path: Path, dns: TestDnsServer) -> Iterator[Scanner]:
     s.close()
 
 
+@pytest.fixture
+def scanner_with(tmp_path: Path, dns: TestDnsServer) -> Iterator[Callable[..., Scanner]]:
+    """scanner_with(section={...}, ...) -> a scanner with those overrides, closed after."""
+    made: list[Scanner] = []
+
+    def make(**overrides: Any) -> Scanner:
+        made.append(make_scanner(tmp_path / str(len(made)), dns, **overrides))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
 def feed(scanner: Scanner, raw: bytes, sender: str, *rcpts: str, ip: str = "203.0.113.9",
          helo: str = "mail.sender.test", macros: dict[str, str] | None = None) -> RecordingCtx:
     Milter.factory = lambda: ThuracMilter(scanner)
@@ -80,6 +94,8 @@ def feed(scanner: Scanner, raw: bytes, sender: str, *rcpts: str, ip: str = "203.
     return ctx
 
 
+# Scores C22_TECH_MAILER (2.5) and a few technology symbols: over 3 with the thresholds below.
+SPAMMY = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
 PLAIN = (b"From: Ann <ann@sender.test>\nTo: bob@example.test\nSubject: hello\n"
          b"Date: Mon, 23 Nov 2026 10:00:00 +0700\nMessage-ID: <m1@sender.test>\n\nHi Bob\n")
 
@@ -101,40 +117,28 @@ def test_forged_spam_flag_from_outside_is_removed(scanner: Scanner) -> None:
     assert len(ctx._msg.get_all("X-Spam-Score")) == 1
 
 
-def test_high_score_is_rejected_with_550_naming_top_symbols(tmp_path: Path,
-                                                           dns: TestDnsServer) -> None:
-    s = make_scanner(tmp_path, dns, actions={"add_header": 1, "quarantine": 2, "reject": 3})
-    try:
-        raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
-        ctx = feed(s, raw, "x@sender.test", "bob@example.test", helo="[203.0.113.9]")
-    finally:
-        s.close()
+def test_high_score_is_rejected_with_550_naming_top_symbols(
+    scanner_with: Callable[..., Scanner],
+) -> None:
+    s = scanner_with(actions={"add_header": 1, "quarantine": 2, "reject": 3})
+    ctx = feed(s, SPAMMY, "x@sender.test", "bob@example.test", helo="[203.0.113.9]")
     assert ctx.rc == Milter.REJECT
     code, xcode, text = ctx._reply
     assert (code, xcode) == ("550", "5.7.1")
     assert text.startswith("Rejected as spam: ") and "C22_TECH_MAILER" in text
 
 
-def test_middle_score_goes_to_quarantine(tmp_path: Path, dns: TestDnsServer) -> None:
-    s = make_scanner(tmp_path, dns, actions={"add_header": 1, "quarantine": 2, "reject": 100})
-    try:
-        raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
-        ctx = feed(s, raw, "x@sender.test", "bob@example.test")
-    finally:
-        s.close()
+def test_middle_score_goes_to_quarantine(scanner_with: Callable[..., Scanner]) -> None:
+    s = scanner_with(actions={"add_header": 1, "quarantine": 2, "reject": 100})
+    ctx = feed(s, SPAMMY, "x@sender.test", "bob@example.test")
     assert ctx.rc == Milter.ACCEPT
     assert ctx.quarantined is not None and "C22_TECH_MAILER" in ctx.quarantined
     assert ctx._msg["X-Spam-Flag"] == "YES"
 
 
-def test_tag_only_mode_never_rejects(tmp_path: Path, dns: TestDnsServer) -> None:
-    s = make_scanner(tmp_path, dns, actions={"mode": "tag-only", "add_header": 1,
-                                             "quarantine": 2, "reject": 3})
-    try:
-        raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
-        ctx = feed(s, raw, "x@sender.test", "bob@example.test", helo="[203.0.113.9]")
-    finally:
-        s.close()
+def test_tag_only_mode_never_rejects(scanner_with: Callable[..., Scanner]) -> None:
+    s = scanner_with(actions={"mode": "tag-only", "add_header": 1, "quarantine": 2, "reject": 3})
+    ctx = feed(s, SPAMMY, "x@sender.test", "bob@example.test", helo="[203.0.113.9]")
     assert ctx.rc == Milter.ACCEPT
     assert ctx.quarantined is None
     assert ctx._msg["X-Spam-Flag"] == "YES"
@@ -173,18 +177,15 @@ def test_internal_error_accepts_with_header_by_default(scanner: Scanner,
     assert "X-Spam-Flag" not in ctx._msg  # the sender's forged verdict is gone all the same
 
 
-def test_internal_error_tempfails_when_configured(tmp_path: Path, dns: TestDnsServer,
+def test_internal_error_tempfails_when_configured(scanner_with: Callable[..., Scanner],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    s = make_scanner(tmp_path, dns, milter={"on_error": "tempfail"})
+    s = scanner_with(milter={"on_error": "tempfail"})
 
     def broken(_message: Any) -> Any:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(s, "scan", broken)
-    try:
-        ctx = feed(s, PLAIN, "ann@sender.test", "bob@example.test")
-    finally:
-        s.close()
+    ctx = feed(s, PLAIN, "ann@sender.test", "bob@example.test")
     assert ctx.rc == Milter.TEMPFAIL
     assert ctx._reply[:2] == ("451", "4.7.1")
 
@@ -201,29 +202,22 @@ def test_unreadable_store_still_gives_a_verdict(tmp_path: Path, dns: TestDnsServ
     assert "THURAC_HISTORY_UNAVAILABLE" in ctx._msg["X-Spam-Status"]
 
 
-def test_giant_body_is_bounded_and_still_accepted(tmp_path: Path, dns: TestDnsServer) -> None:
-    s = make_scanner(tmp_path, dns, milter={"max_body_bytes": 1000})
-    try:
-        ctx = feed(s, PLAIN + b"x" * 200_000 + b"\n", "ann@sender.test", "bob@example.test")
-        builder = ctx._priv.builder
-    finally:
-        s.close()
+def test_giant_body_is_bounded_and_still_accepted(scanner_with: Callable[..., Scanner]) -> None:
+    s = scanner_with(milter={"max_body_bytes": 1000})
+    ctx = feed(s, PLAIN + b"x" * 200_000 + b"\n", "ann@sender.test", "bob@example.test")
+    builder = ctx._priv.builder
     assert ctx.rc == Milter.ACCEPT
     assert builder.body_size == 1000 and builder.body_truncated
 
 
 def test_reload_applies_to_the_next_message_and_names_what_needs_a_restart(
-    tmp_path: Path, dns: TestDnsServer,
+    scanner_with: Callable[..., Scanner],
 ) -> None:
-    s = make_scanner(tmp_path, dns, actions={"add_header": 1, "quarantine": 2, "reject": 3})
-    raw = b"From: x@sender.test\nTo: bob@example.test\nX-Mailer: PHPMailer 5\n\nbuy\n"
-    try:
-        assert feed(s, raw, "x@sender.test", "bob@example.test").rc == Milter.REJECT
-        tag_only = s.settings.model_copy(update={
-            "actions": s.settings.actions.model_copy(update={"mode": "tag-only"}),
-            "database": s.settings.database.model_copy(update={"url": "sqlite:////elsewhere"}),
-        })
-        assert s.reload(tag_only) == ["database.url"]
-        assert feed(s, raw, "x@sender.test", "bob@example.test").rc == Milter.ACCEPT
-    finally:
-        s.close()
+    s = scanner_with(actions={"add_header": 1, "quarantine": 2, "reject": 3})
+    assert feed(s, SPAMMY, "x@sender.test", "bob@example.test").rc == Milter.REJECT
+    tag_only = s.settings.model_copy(update={
+        "actions": s.settings.actions.model_copy(update={"mode": "tag-only"}),
+        "database": s.settings.database.model_copy(update={"url": "sqlite:////elsewhere"}),
+    })
+    assert s.reload(tag_only) == ["database.url"]
+    assert feed(s, SPAMMY, "x@sender.test", "bob@example.test").rc == Milter.ACCEPT
