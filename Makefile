@@ -5,7 +5,7 @@ VENV ?= .venv
 CONFIG ?= config/thurac.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint typecheck bench deps clean
+.PHONY: run test test-long soak lint typecheck bench deps clean
 
 $(VENV)/.installed: pyproject.toml
 	./tools/install-deps.sh run
@@ -22,6 +22,18 @@ run: deps
 test: deps
 	./tools/install-deps.sh test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Long runs, not part of make test: the sustained-load soak (200,000 messages through Postfix
+# at 20 sessions, memory sampled) and every test marked long.
+SOAK_ARGS ?=
+soak: deps
+	./tools/install-deps.sh test
+	$(PY) bench/soak.py $(SOAK_ARGS)
+
+test-long: deps
+	./tools/install-deps.sh test
+	$(PY) -m pytest -q -m long --run-long $(PYTEST_ARGS)
+	$(PY) bench/soak.py --minutes 30 $(SOAK_ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check src tests

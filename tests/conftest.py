@@ -19,6 +19,20 @@ ContextFactory = Callable[..., CheckContext]
 _databases = itertools.count()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-long", action="store_true",
+                     help="also run the tests marked long (make test-long)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-long"):
+        return
+    skip = pytest.mark.skip(reason="long: runs in make test-long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[TemporaryPostgres]:
     """A private PostgreSQL server on 127.0.0.1, shared by the session (skips if none)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,9 @@ from tests.support.dns_server import TestDnsServer
 from thurac.config import parse_settings
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
+from thurac.workers import VerdictWorkers
+
+WORKERS = VerdictWorkers(2)  # as in the daemon: verdicts off the callback's thread
 
 # Offer the milter every protocol step but no "no reply" flags: TestCtx treats NOREPLY as a failure.
 _NO_REPLY_FLAGS = (Milter.P_NR_CONN | Milter.P_NR_HELO | Milter.P_NR_MAIL | Milter.P_NR_RCPT
@@ -83,7 +88,7 @@ def scanner_with(tmp_path: Path, dns: TestDnsServer) -> Iterator[Callable[..., S
 
 def feed(scanner: Scanner, raw: bytes, sender: str, *rcpts: str, ip: str = "203.0.113.9",
          helo: str = "mail.sender.test", macros: dict[str, str] | None = None) -> RecordingCtx:
-    Milter.factory = lambda: ThuracMilter(scanner)
+    Milter.factory = lambda: ThuracMilter(scanner, WORKERS)
     Milter.set_flags(FLAGS)
     ctx = RecordingCtx()
     ctx._setsymval("i", "4XQID123")
@@ -221,3 +226,38 @@ def test_reload_applies_to_the_next_message_and_names_what_needs_a_restart(
     })
     assert s.reload(tag_only) == ["database.url"]
     assert feed(s, SPAMMY, "x@sender.test", "bob@example.test").rc == Milter.ACCEPT
+
+
+def test_verdict_is_computed_on_a_thurac_thread_not_the_mta_callback_thread(
+    scanner: Scanner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # libmilter's threads carry pymilter's per-connection thread states; C code that uses
+    # PyGILState there (sqlite3 closing a connection) corrupted memory under load.
+    seen: list[str] = []
+    read = scanner.history
+
+    def history(message: Any) -> Any:
+        seen.append(threading.current_thread().name)
+        return read(message)
+
+    monkeypatch.setattr(scanner, "history", history)
+    ctx = feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")
+    assert ctx.rc == Milter.ACCEPT and ctx._msg["X-Spam-Flag"] == "NO"
+    assert len(seen) == 1 and seen[0].startswith("thurac-verdict")
+    assert seen[0] != threading.current_thread().name
+
+
+def test_verdict_that_overruns_its_time_is_accepted_unscored(
+    scanner: Scanner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scan = scanner.scan
+
+    def slow_scan(message: Any) -> Any:
+        time.sleep(1.0)
+        return scan(message)
+
+    monkeypatch.setattr(scanner, "scan", slow_scan)
+    monkeypatch.setattr(scanner, "verdict_timeout", lambda: 0.2)
+    ctx = feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")
+    assert ctx.rc == Milter.ACCEPT
+    assert ctx._msg["X-Thurac-Report"] == "not scored: verdict timed out"

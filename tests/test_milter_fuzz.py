@@ -16,6 +16,9 @@ from tests.test_milter import RecordingCtx, make_scanner
 
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner
+from thurac.workers import VerdictWorkers
+
+WORKERS = VerdictWorkers(2)  # as in the daemon: verdicts off the callback's thread
 
 # Header names as an MTA passes them: printable, no colon, no space.
 NAMES = st.one_of(
@@ -52,7 +55,7 @@ def test_any_message_gets_a_verdict_and_safe_headers(
     fuzz_scanner: Scanner, headers: list[tuple[str, str]], sender: str, rcpts: list[str],
     body: bytes, helo: str,
 ) -> None:
-    Milter.factory = lambda: ThuracMilter(fuzz_scanner)
+    Milter.factory = lambda: ThuracMilter(fuzz_scanner, WORKERS)
     Milter.set_flags(FLAGS)
     ctx = RecordingCtx()
     ctx._setsymval("i", "FUZZ1")

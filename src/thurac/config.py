@@ -66,6 +66,9 @@ class MilterSettings(_Section):
     max_body_bytes: PositiveInt = 10 * 1024 * 1024  # body kept for checks; the rest is not buffered
     max_headers: PositiveInt = 1000  # header fields kept for checks and the header log
     deadline: PositiveFloat = 20.0  # seconds for all checks of one message
+    # Threads that compute verdicts (history read, DNS, checks): messages scored at once.
+    # Most of a verdict's time is DNS waiting, so more threads than cores pay off.
+    workers: Annotated[int, Field(ge=1, le=512)] = 32
     # unix sockets only: the MTA (Postfix runs as user postfix) must be able to connect.
     socket_group: str = "postfix"
     socket_mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0660"

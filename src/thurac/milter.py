@@ -16,6 +16,7 @@ from thurac.log import log_message
 from thurac.message import MessageBuilder, classify_direction, normalize_address
 from thurac.scanner import Outcome, Scanner
 from thurac.verdict import Verdict
+from thurac.workers import VerdictWorkers
 
 log = logging.getLogger("thurac.milter")
 
@@ -47,8 +48,9 @@ def reject_text(verdict: Verdict) -> str:
 class ThuracMilter(Milter.Base):  # type: ignore[misc]
     """One object per SMTP connection; message state starts afresh at every MAIL FROM."""
 
-    def __init__(self, scanner: Scanner) -> None:
+    def __init__(self, scanner: Scanner, workers: VerdictWorkers) -> None:
         self.scanner = scanner
+        self.workers = workers
         milter_settings = scanner.settings.milter
         self.builder = MessageBuilder(max_headers=milter_settings.max_headers,
                                       max_body_bytes=milter_settings.max_body_bytes)
@@ -108,12 +110,18 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             direction = classify_direction(self.builder.connection(),
                                            self.scanner.settings.local.internal_networks)
             message = self.builder.build(queue_id, direction, datetime.now(UTC))
-            outcome = self.scanner.scan(message)
+            # Off libmilter's thread (see workers.py); bounded, or on_error applies.
+            timeout = self.scanner.verdict_timeout()
+            outcome = self.workers.run(lambda: self.scanner.scan(message), timeout)
             result = self._apply(message.headers, outcome)
+        except TimeoutError:
+            log.error("%s: no verdict within %.1fs; applying on_error=%s", queue_id, timeout,
+                      self.scanner.settings.milter.on_error)
+            return self._on_error(queue_id, "verdict timed out")
         except Exception:
             log.exception("%s: internal error; applying on_error=%s", queue_id,
                           self.scanner.settings.milter.on_error)
-            return self._on_error(queue_id)
+            return self._on_error(queue_id, "internal error")
         log_message(message, outcome.verdict, (time.monotonic() - started) * 1000)
         self._record(message, outcome)
         return result
@@ -157,7 +165,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         spaced = f" {value}" if self.builder.exact_header_values else value
         self.addheader(name, spaced, index)
 
-    def _on_error(self, queue_id: str) -> int:
+    def _on_error(self, queue_id: str, why: str) -> int:
         """thurac broke: never a 5xx, never a lost message."""
         if self.scanner.settings.milter.on_error == "tempfail":
             self.setreply("451", "4.7.1", "Temporary filter failure, try again later")
@@ -166,7 +174,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             # Even unscored, the message must not keep a sender's forged verdict.
             for name, index in removals(self.builder.headers, is_spam_header):
                 self.chgheader(name, index, "")
-            self._add_header("X-Thurac-Report", "not scored: internal error")
+            self._add_header("X-Thurac-Report", f"not scored: {why}")
         except Exception:
             log.exception("%s: could not fix the headers of an unscored message", queue_id)
         return ACCEPT

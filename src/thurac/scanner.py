@@ -24,6 +24,10 @@ from thurac.verdict import Verdict, decide
 
 log = logging.getLogger("thurac.scanner")
 
+# Beyond the checks' deadline and the DNS budget (the last check may start just before the
+# deadline and spend the whole budget): time for the history read and the verdict itself.
+VERDICT_MARGIN = 5.0
+
 
 @dataclass
 class Outcome:
@@ -64,6 +68,11 @@ class Scanner:
         # A DMARC p=reject/quarantine failure may impose its action (dmarc.honor_*).
         force = forced_action(ctx.auth, settings.dmarc)
         return Outcome(decide(symbols, settings.actions, force=force), history, ctx.auth)
+
+    def verdict_timeout(self) -> float:
+        """Longest a scan may take before the milter gives up on it and applies on_error."""
+        settings = self.settings
+        return settings.milter.deadline + settings.dns.budget + VERDICT_MARGIN
 
     def reload(self, new: Settings) -> list[str]:
         """Apply a new configuration to the messages that start from now on.
@@ -111,7 +120,8 @@ def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
     """Engine, resolver and recorder. A recording scanner creates and migrates the store
     (a failure is logged and mail still flows); a read-only one touches nothing."""
     engine = make_engine(settings.database.url, create=recording,
-                         connect_timeout=settings.database.connect_timeout)
+                         connect_timeout=settings.database.connect_timeout,
+                         readers=settings.milter.workers)
     migrated = True
     if recording:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import grp
 import logging
 import os
@@ -18,6 +19,7 @@ from thurac.config import MilterSettings, Settings
 from thurac.errors import ConfigError
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
+from thurac.workers import VerdictWorkers
 
 log = logging.getLogger("thurac.server")
 
@@ -165,6 +167,8 @@ def _socket_problem(spec: str) -> str | None:
 
 def run(settings: Settings, config_path: str) -> int:
     """Serve until SIGTERM/SIGINT; history still queued is written before exit."""
+    # A crash in C code leaves every thread's Python stack in the log (standard error).
+    faulthandler.enable(all_threads=True)
     # Block the signals before any thread starts, so every thread inherits the mask and
     # only the watcher (sigwait) sees them: no thread dies of a default signal action.
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
@@ -177,7 +181,8 @@ def run(settings: Settings, config_path: str) -> int:
         return 1
     scanner = open_scanner(settings)
     signals.scanner = scanner
-    Milter.factory = lambda: ThuracMilter(scanner)
+    workers = VerdictWorkers(settings.milter.workers)
+    Milter.factory = lambda: ThuracMilter(scanner, workers)
     Milter.set_flags(FLAGS)
     path = _unix_path(settings.milter.socket)
     if path is not None:
@@ -198,6 +203,7 @@ def run(settings: Settings, config_path: str) -> int:
         return 1
     finally:
         log.info("thurac stopping: writing queued history")
+        workers.close()
         scanner.close()
     log.info("thurac stopped")
     return 0

@@ -29,6 +29,8 @@ Behaviour, chosen to look like a real authoritative server:
   TCP.  dnslib's own ``DNSRecord.truncate()`` drops the question section too,
   and dnspython ignores such a reply as "not a response to my query" and
   waits for its timeout -- hence the hand-made truncation here;
+* ``latency`` (every answer) and ``delays`` (per name) hold answers back, like a
+  distant or overloaded server;
 * ``mode`` switches at runtime between ``"normal"``, ``"servfail"`` (every
   query answers SERVFAIL) and ``"blackhole"`` (queries are read and dropped;
   TCP connections are held open without an answer until the server stops).
@@ -148,6 +150,10 @@ class TestDnsServer:
         self.queries: list[tuple[str, str]] = []
         self.tcp_queries: list[tuple[str, str]] = []
         self._mode: Mode = "normal"
+        #: seconds every answer waits before it is sent (a distant or loaded server)
+        self.latency = 0.0
+        #: per name (lowercase, no trailing dot): seconds its answers wait, over ``latency``
+        self.delays: dict[str, float] = {}
         self._records: dict[str, dict[str, list[tuple[Any, int]]]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -288,6 +294,9 @@ class TestDnsServer:
             self.queries.append(key)
             if protocol == "tcp":
                 self.tcp_queries.append(key)
+        delay = self.delays.get(key[0], self.latency)
+        if delay > 0:
+            self._stopping.wait(delay)
         mode = self._mode
         if mode == "blackhole":
             if protocol == "tcp":

@@ -16,18 +16,23 @@ from thurac.errors import StoreError
 log = logging.getLogger("thurac.store")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_MS = 10000  # wait this long for SQLite's write lock before failing
-# Connections: one per SMTP session reading history at the same moment (Postfix runs up to
-# 100 smtpd by default) plus the recorder. A session that still finds none waits POOL_WAIT
-# seconds, then its message is scored without history rather than held.
+# Connections: one per verdict worker reading history at the same moment (milter.workers),
+# plus the recorder and one spare. SQLite connections are cheap and local: all are kept
+# open. A reader that still finds none waits POOL_WAIT seconds, then its message is scored
+# without history rather than held.
+READERS = 10  # when the caller does not say (commands: one at a time)
+WRITERS = 2
+# PostgreSQL's default max_connections is 100, shared by every MX host: keep POOL_SIZE open
+# and open the rest only while they are needed.
 POOL_SIZE = 10
-POOL_OVERFLOW = 90
-# PostgreSQL's default max_connections is 100, shared by every MX host: stay well under it.
-POOL_OVERFLOW_SHARED = 30
 POOL_WAIT = 5
 
 
-def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) -> Engine:
-    """An engine for `url`; makes a SQLite file's folder; WAL lets readers run beside the writer."""
+def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0,
+                readers: int = READERS) -> Engine:
+    """An engine for `url`, with a connection for each of `readers` threads and the writers;
+    makes a SQLite file's folder; WAL lets readers run beside the writer."""
+    connections = readers + WRITERS
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if create and parsed.database and parsed.database != ":memory:":
@@ -36,9 +41,9 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) 
             except OSError as exc:
                 raise StoreError(f"cannot create the folder of {parsed.database}: "
                                  f"{exc.strerror or exc}") from exc
-        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+        engine = create_engine(url, pool_size=connections, max_overflow=0,
                                pool_timeout=POOL_WAIT,
-                               connect_args={"check_same_thread": False, "timeout": 30})
+                               connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,8 +57,8 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0) 
         return engine
     # A database host that drops packets must not hold the SMTP reply for the OS's TCP
     # timeout: the history read gives up after connect_timeout and the message goes on.
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
-                         max_overflow=POOL_OVERFLOW_SHARED, pool_timeout=POOL_WAIT,
+    return create_engine(url, pool_pre_ping=True, pool_size=min(POOL_SIZE, connections),
+                         max_overflow=max(0, connections - POOL_SIZE), pool_timeout=POOL_WAIT,
                          connect_args={"connect_timeout": max(1, round(connect_timeout))})
 
 
