@@ -396,8 +396,10 @@ def test_servfail_is_a_temperror(dns_server: TestDnsServer, resolver: Resolver) 
 
 
 def test_unresponsive_dns_gives_temperror_and_the_budget_stops_further_queries(
-    dns_server: TestDnsServer, resolver: Resolver
+    dns_server: TestDnsServer,
 ) -> None:
+    # Health tracking would mark the server down first: this is about the budget alone.
+    resolver = Resolver([dns_server.address], timeout=0.5, down_after=100)
     dns_server.add("cached.example.test", "A", "192.0.2.1")
     assert resolver.session(5).a("cached.example.test").ok
     dns_server.mode = "blackhole"
@@ -470,3 +472,71 @@ def test_test_server_stops_its_threads(dns_server: TestDnsServer) -> None:
     dns_server.close()
     dns_server.close()  # idempotent
     assert not any(thread.is_alive() for thread in dns_server._threads)
+
+
+def test_a_dead_nameserver_is_marked_down_once_then_lookups_fail_at_once(
+    dns_server: TestDnsServer, caplog: pytest.LogCaptureFixture,
+) -> None:
+    resolver = Resolver([dns_server.address], timeout=0.3, down_after=3, probe_every=60)
+    dns_server.mode = "blackhole"
+    for i in range(3):
+        assert resolver.session(5).a(f"dead{i}.example.test").error == "timeout"
+
+    for i in range(20):  # bounded; each would have waited its 0.3 s timeout
+        lookup = resolver.session(5).mx(f"fast{i}.example.test")
+        assert lookup.temperror
+        assert lookup.error == f"every nameserver is down ({dns_server.address})"
+    time.sleep(0.1)  # a (wrongly) sent datagram would have arrived by now
+    assert not any(name.startswith("fast") for name, _ in dns_server.queries)
+    downs = [r for r in caplog.records if "marked down" in r.getMessage()]
+    assert len(downs) == 1
+    assert downs[0].getMessage().startswith(
+        f"nameserver {dns_server.address}: no answer to 3 queries in a row (timeout)")
+
+
+def test_a_nameserver_marked_down_is_probed_and_comes_back(
+    dns_server: TestDnsServer, caplog: pytest.LogCaptureFixture,
+) -> None:
+    dns_server.add("back.example.test", "A", "192.0.2.7")
+    resolver = Resolver([dns_server.address], timeout=0.3, down_after=2, probe_every=0.5)
+    dns_server.mode = "blackhole"
+    for i in range(2):
+        resolver.session(5).a(f"dead{i}.example.test")
+    assert resolver.health.down() == [dns_server.address]
+    dns_server.mode = "normal"
+    assert resolver.session(5).a("back.example.test").temperror  # not probed yet
+
+    time.sleep(0.6)
+    assert resolver.session(5).a("back.example.test").values == ("192.0.2.7",)
+    assert resolver.health.down() == []
+    assert resolver.session(5).a("back.example.test").ok
+    ups = [r.getMessage() for r in caplog.records if "answers again" in r.getMessage()]
+    assert len(ups) == 1 and ups[0].startswith(f"nameserver {dns_server.address} answers again")
+
+
+def test_answers_in_between_keep_a_slow_nameserver_up(dns_server: TestDnsServer) -> None:
+    # One hostile name that never answers must not take DNS away from every other message.
+    dns_server.add("fine.example.test", "A", "192.0.2.8")
+    dns_server.delays["never.example.test"] = 5.0
+    resolver = Resolver([dns_server.address], timeout=0.3, down_after=2, cache_size=0)
+    for _ in range(4):
+        assert resolver.session(5).a("never.example.test").error == "timeout"
+        assert resolver.session(5).a("fine.example.test").ok
+    assert resolver.health.down() == []
+
+
+def test_with_two_nameservers_the_dead_one_is_skipped_without_waiting(
+    dns_server: TestDnsServer,
+) -> None:
+    dns_server.add("example.test", "A", "192.0.2.1")
+    with TestDnsServer() as dead:
+        dead.mode = "blackhole"
+        resolver = Resolver([dead.address, dns_server.address], timeout=1.0, down_after=2,
+                            probe_every=60, cache_size=0)
+        for _ in range(2):
+            assert resolver.session(5).a("example.test").ok
+        assert resolver.health.down() == [dead.address]
+        dead.reset_queries()
+
+        assert resolver.session(5).a("example.test").values == ("192.0.2.1",)
+        assert dead.queries == []

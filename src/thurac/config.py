@@ -106,6 +106,10 @@ class DnsSettings(_Section):
     timeout: PositiveFloat = 2.0  # one query
     budget: PositiveFloat = 8.0  # all lookups of one message together
     cache_size: PositiveInt = 10000
+    # Queries in a row without an answer that mark a nameserver down; while every one is
+    # down, lookups give TEMPERROR at once instead of waiting their timeout.
+    down_after: Annotated[int, Field(ge=1, le=100)] = 3
+    probe_every: Annotated[float, Field(gt=0, le=3600)] = 10.0  # seconds between probes
 
     @field_validator("nameservers")
     @classmethod

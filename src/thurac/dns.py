@@ -70,6 +70,8 @@ import dns.resolver
 import dns.reversename
 import spf
 
+from thurac.nameservers import NameserverHealth
+
 __all__ = [
     "DEFAULT_PORT",
     "EDNS_PAYLOAD",
@@ -278,6 +280,10 @@ def _rdata_text(rdata: dns.rdata.Rdata) -> str:
     return rdata.to_text()
 
 
+class _TcpTimeout(Exception):
+    """A truncated UDP answer whose TCP retry did not finish in time."""
+
+
 def _remaining_ttl(answer: dns.resolver.Answer) -> int:
     return max(0, math.ceil(answer.expiration - time.time()))
 
@@ -342,6 +348,9 @@ class Resolver:
         nameservers: Sequence[str] = (),
         timeout: float = 2.0,
         cache_size: int = 10000,
+        *,
+        down_after: int = 3,
+        probe_every: float = 10.0,
     ) -> None:
         if isinstance(nameservers, str):
             raise ValueError("nameservers must be a list of strings, not a string")
@@ -359,6 +368,8 @@ class Resolver:
         self.cache: dns.resolver.LRUCache | None = (
             dns.resolver.LRUCache(cache_size) if cache_size else None
         )
+        self.health = NameserverHealth(self.servers, self.nameservers, down_after=down_after,
+                                       retry_after=probe_every)
 
     def session(self, budget: float) -> DnsSession:
         """A new per-message session allowed ``budget`` seconds of DNS time."""
@@ -394,12 +405,15 @@ class Resolver:
         cached = self._cached(qname, rdtype)
         if cached is not None:
             return cached
+        pending = self.health.usable(self.servers)
+        if not pending:
+            down = ", ".join(self.health.down())
+            return Lookup("temperror", error=f"every nameserver is down ({down})")
         deadline = time.monotonic() + lifetime
         request = dns.message.make_query(
             qname, rdtype, dns.rdataclass.IN, use_edns=0, payload=EDNS_PAYLOAD
         )
         failures: list[str] = []
-        pending = list(self.servers)
         while pending:
             timed_out: list[tuple[str, int]] = []
             for server in pending:
@@ -410,29 +424,38 @@ class Resolver:
                     response = self._exchange(
                         request, server, min(self._attempt_timeout, left), deadline
                     )
+                except _TcpTimeout:
+                    failures.append(f"{_server_text(server)}: truncated, TCP retry timed out")
+                    continue
                 except dns.exception.Timeout:
+                    self.health.no_answer(server, "timeout")
                     timed_out.append(server)
+                    continue
+                except OSError as exc:  # nothing listening, unreachable, connection reset
+                    self.health.no_answer(server, _error_text(exc))
+                    failures.append(f"{_server_text(server)}: {_error_text(exc)}")
                     continue
                 except Exception as exc:  # DNS failures never escape
                     failures.append(f"{_server_text(server)}: {_error_text(exc)}")
                     continue
+                self.health.answered(server)
                 result = self._interpret(qname, rdtype, response, server)
                 if isinstance(result, str):
                     failures.append(f"{_server_text(server)}: {result}")
                     continue
                 return result
-            pending = timed_out
+            pending = [server for server in timed_out if not self.health.is_down(server)]
             if timed_out and time.monotonic() >= deadline - _MIN_ATTEMPT_TIME:
                 return self._failed(failures, timed_out=True)
-        return self._failed(failures, timed_out=False)
+        return self._failed(failures, timed_out=bool(timed_out))
 
     @staticmethod
     def _failed(failures: list[str], timed_out: bool) -> Lookup:
         reasons = [*failures, "timeout"] if timed_out else failures
         return Lookup("temperror", error="; ".join(reasons) or "no nameserver")
 
-    @staticmethod
     def _exchange(
+        self,
         request: dns.message.QueryMessage,
         server: tuple[str, int],
         timeout: float,
@@ -451,11 +474,15 @@ class Resolver:
                 ignore_errors=True,  # unparsable or non-matching replies
             )
         except dns.message.Truncated:
-            pass
+            # It answered: a TCP retry that hangs is this name's fault, not the server's.
+            self.health.answered(server)
         left = deadline - time.monotonic()
         if left < _MIN_ATTEMPT_TIME:
-            raise dns.exception.Timeout
-        return dns.query.tcp(request, ip, timeout=left, port=port)
+            raise _TcpTimeout
+        try:
+            return dns.query.tcp(request, ip, timeout=left, port=port)
+        except dns.exception.Timeout:
+            raise _TcpTimeout from None
 
     def _interpret(
         self,

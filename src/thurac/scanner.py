@@ -92,7 +92,7 @@ class Scanner:
              new.database.spool_replay_seconds),
         ) if before != after]
         if new.dns != old.dns:
-            self.resolver = Resolver(new.dns.nameservers, new.dns.timeout, new.dns.cache_size)
+            self.resolver = make_resolver(new)
         self.settings = new
         return restart
 
@@ -116,6 +116,12 @@ class Scanner:
         self.engine.dispose()
 
 
+def make_resolver(settings: Settings) -> Resolver:
+    dns = settings.dns
+    return Resolver(dns.nameservers, dns.timeout, dns.cache_size, down_after=dns.down_after,
+                    probe_every=dns.probe_every)
+
+
 def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
     """Engine, resolver and recorder. A recording scanner creates and migrates the store
     (a failure is logged and mail still flows); a read-only one touches nothing."""
@@ -130,7 +136,7 @@ def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
             # The recorder migrates it once the database answers (history is spooled till then).
             migrated = False
             log.error("store not ready, running without history until it is: %s", exc)
-    resolver = Resolver(settings.dns.nameservers, settings.dns.timeout, settings.dns.cache_size)
+    resolver = make_resolver(settings)
     keep_minutes = max(window_lengths(settings)) // 60 + 2
     spool = Spool(Path(settings.database.spool_path), settings.database.spool_max_bytes,
                   settings.local.is_local_address)
