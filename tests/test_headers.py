@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
 from tests.builders import make_settings
 
 from thurac.headers import (
     MAX_REPORT_LINES,
-    MAX_VALUE,
     SPAM_HEADERS,
     is_spam_header,
     removals,
-    sanitize,
     spam_headers,
 )
 from thurac.symbols import Symbol
+from thurac.text import MAX_VALUE, sanitize
 from thurac.verdict import Verdict, decide
 
 
@@ -27,46 +24,6 @@ def header(headers: list[tuple[str, str]], name: str) -> str:
     values = [v for n, v in headers if n == name]
     assert len(values) == 1
     return values[0]
-
-
-# -- sanitize -------------------------------------------------------------------------------
-
-
-def test_sanitize_keeps_an_ordinary_value_as_it_is() -> None:
-    assert sanitize("HELO mail.shop.example is not a FQDN") == (
-        "HELO mail.shop.example is not a FQDN"
-    )
-
-
-def test_sender_controlled_text_cannot_start_a_new_header_line() -> None:
-    cleaned = sanitize("PHPMailer\r\nX-Spam-Flag: NO\x00\rBcc: victim@example.com")
-    assert cleaned == "PHPMailer X-Spam-Flag: NO Bcc: victim@example.com"
-
-
-def test_tabs_controls_and_runs_of_blanks_become_single_spaces() -> None:
-    assert sanitize("  a\t\tb\x07c\x7fd \x1b e  ") == "a b c d e"
-
-
-def test_overlong_values_are_cut_with_an_ellipsis() -> None:
-    cleaned = sanitize("x" * 5000)
-    assert len(cleaned) == MAX_VALUE
-    assert cleaned.endswith("...")
-    assert sanitize("y" * 50, limit=20) == "y" * 17 + "..."
-    assert sanitize("z" * 20, limit=20) == "z" * 20
-
-
-@given(st.text(), st.integers(min_value=3, max_value=2000))
-def test_sanitized_text_is_one_bounded_line_whatever_the_input(text: str, limit: int) -> None:
-    cleaned = sanitize(text, limit)
-    assert not {"\r", "\n", "\x00"} & set(cleaned)
-    assert len(cleaned) <= limit
-
-
-@given(st.text())
-def test_sanitized_text_fits_the_default_bound_without_any_control_character(text: str) -> None:
-    cleaned = sanitize(text)
-    assert len(cleaned) <= MAX_VALUE
-    assert all(ch >= " " and ch != "\x7f" for ch in cleaned)
 
 
 # -- spam_headers ---------------------------------------------------------------------------

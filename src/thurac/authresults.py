@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from thurac.auth import AuthResults, DkimResult
-from thurac.headers import sanitize
+from thurac.text import sanitize
 
 HEADER = "Authentication-Results"
 

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from thurac.text import printable_text
+from thurac.text import printable_text, sanitize
 from thurac.verdict import Verdict
 
 SPAM_HEADERS = ("X-Spam-Flag", "X-Spam-Score", "X-Spam-Status", "X-Thurac-Report")
-MAX_VALUE = 900  # bytes: keeps one header line under SMTP's 998-octet limit
 MAX_REPORT_LINES = 40  # symbols listed in X-Thurac-Report
-
-
-def sanitize(value: str, limit: int = MAX_VALUE) -> str:
-    """One safe header line: no CR/LF/NUL or other controls, valid UTF-8, at most `limit`
-    bytes (not characters: Vietnamese text takes two or three bytes a letter)."""
-    cleaned = "".join(ch if ch >= " " and ch != "\x7f" else " " for ch in printable_text(value))
-    cleaned = " ".join(cleaned.split())
-    encoded = cleaned.encode("utf-8")
-    if len(encoded) <= limit:
-        return cleaned
-    if limit < 3:
-        return encoded[:limit].decode("utf-8", "ignore")
-    return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
 
 
 def spam_headers(verdict: Verdict) -> list[tuple[str, str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from thurac.headers import sanitize
 from thurac.message import Message
+from thurac.text import sanitize
 from thurac.verdict import Verdict
 
 message_log = logging.getLogger("thurac.message")

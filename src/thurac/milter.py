@@ -11,10 +11,11 @@ import Milter
 
 from thurac.authresults import HEADER as AUTHRES_HEADER
 from thurac.authresults import authentication_results, is_our_authres
-from thurac.headers import is_spam_header, removals, sanitize, spam_headers
+from thurac.headers import is_spam_header, removals, spam_headers
 from thurac.log import log_message
 from thurac.message import MessageBuilder, classify_direction, normalize_address
 from thurac.scanner import Outcome, Scanner
+from thurac.text import sanitize
 from thurac.verdict import Verdict
 from thurac.workers import VerdictWorkers
 

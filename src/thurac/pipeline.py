@@ -7,10 +7,10 @@ import time
 from collections.abc import Sequence
 
 from thurac.checks import CHECKS, Check, CheckContext
-from thurac.headers import sanitize
 from thurac.message import Message
 from thurac.store.history import History
 from thurac.symbols import Symbol
+from thurac.text import sanitize
 
 log = logging.getLogger("thurac.pipeline")
 

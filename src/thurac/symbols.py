@@ -86,6 +86,9 @@ CATALOGUE: dict[str, SymbolInfo] = _declare(
     SymbolInfo("DKIM_INVALID", 3.0, "dkim", "A DKIM signature does not verify"),
     SymbolInfo("DKIM_NONE", 0.5, "dkim", "The message carries no DKIM signature"),
     SymbolInfo("DKIM_TEMPERROR", 0.0, "dkim", "A DKIM key could not be fetched: DNS failure"),
+    SymbolInfo("DKIM_PERMERROR", 1.0, "dkim",
+               "A DKIM signature or its key is malformed, missing or refused "
+               "(RFC 6376 6.1.2 PERMFAIL, not a bad signature)"),
     SymbolInfo("DKIM_WEAK_KEY", 3.0, "dkim", "A DKIM signature uses a key below the minimum size"),
     SymbolInfo("DKIM_BODY_LENGTH", 1.0, "dkim",
                "A DKIM signature covers only part of the body (l= tag)"),
@@ -96,6 +99,8 @@ CATALOGUE: dict[str, SymbolInfo] = _declare(
                "DMARC fails and the domain asks p=quarantine"),
     SymbolInfo("DMARC_FAIL_NONE", 1.0, "dmarc", "DMARC fails; the domain asks p=none"),
     SymbolInfo("DMARC_NONE", 0.0, "dmarc", "The From domain publishes no DMARC record"),
+    SymbolInfo("DMARC_TEMPERROR", 0.0, "dmarc",
+               "DMARC could not be evaluated: DNS failure (never counts against the sender)"),
     # Header From sanity (RFC 5322 3.6; DMARC needs exactly one author domain)
     SymbolInfo("FROM_MISSING", 3.0, "from", "The message has no From header address"),
     SymbolInfo("FROM_MULTIPLE", 3.0, "from", "Several From headers, or several From addresses"),

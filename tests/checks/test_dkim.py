@@ -2,7 +2,7 @@
 
 Every signature is verified, each result is recorded with its d= and s=, key sizes are policed
 (RFC 8301), l= signatures are handled as configured, and a DNS outage is a DKIM_TEMPERROR, never
-a DKIM_INVALID.
+a DKIM_INVALID; a missing, malformed or refused key is a DKIM_PERMERROR.
 """
 
 from __future__ import annotations
@@ -181,8 +181,8 @@ def test_missing_key_is_a_permanent_error(
     zone.add("other._domainkey.example.test", "TXT", "v=DKIM1; p=")  # the zone exists
     ctx = context()
     found = run(to_message(sign(RAW, rsa2048, DOMAIN, "sel1")), ctx)
-    assert names(found) == ["DKIM_INVALID"]
-    assert "no key at sel1._domainkey.example.test" in only(found, "DKIM_INVALID").reason
+    assert names(found) == ["DKIM_PERMERROR"]
+    assert "no key at sel1._domainkey.example.test" in only(found, "DKIM_PERMERROR").reason
     assert ctx.auth.dkim[0].result == "permerror"
 
 
@@ -192,7 +192,7 @@ def test_revoked_key_is_a_permanent_error(
     zone.add("sel1._domainkey.example.test", "TXT", "v=DKIM1; k=rsa; p=")
     ctx = context()
     found = run(to_message(sign(RAW, rsa2048, DOMAIN, "sel1")), ctx)
-    assert "revoked" in only(found, "DKIM_INVALID").reason
+    assert "revoked" in only(found, "DKIM_PERMERROR").reason
     assert ctx.auth.dkim[0].result == "permerror"
 
 
@@ -234,8 +234,8 @@ def test_key_above_max_key_bits_is_refused(
     publish(zone, rsa4608, "big")
     ctx = context()
     found = run(to_message(sign(RAW, rsa4608, DOMAIN, "big")), ctx)
-    assert names(found) == ["DKIM_INVALID"]
-    assert only(found, "DKIM_INVALID").reason == (
+    assert names(found) == ["DKIM_PERMERROR"]
+    assert only(found, "DKIM_PERMERROR").reason == (
         "d=example.test s=big: 4608-bit RSA key above dkim.max_key_bits (4096), refused"
     )
     assert ctx.auth.dkim[0].result == "permerror"
@@ -250,7 +250,7 @@ def test_key_above_max_key_bits_verifies_when_the_limit_allows_it(
     assert names(found) == ["DKIM_VALID"]
 
 
-@pytest.mark.parametrize(("max_bits", "expected"), [(2048, "DKIM_VALID"), (2047, "DKIM_INVALID")])
+@pytest.mark.parametrize(("max_bits", "expected"), [(2048, "DKIM_VALID"), (2047, "DKIM_PERMERROR")])
 def test_max_key_bits_boundary(
     zone: TestDnsServer, context: ContextFactory, rsa2048: TestKey, max_bits: int, expected: str
 ) -> None:
@@ -356,8 +356,8 @@ def test_only_max_signatures_are_verified(
 def test_unparsable_signature_is_a_permanent_error(context: ContextFactory) -> None:
     ctx = context()
     found = run(to_message(b"DKIM-Signature: v=1; d=example.test; s=sel1\r\n" + RAW), ctx)
-    assert names(found) == ["DKIM_INVALID"]
-    assert only(found, "DKIM_INVALID").reason.startswith("d=example.test s=sel1: missing ")
+    assert names(found) == ["DKIM_PERMERROR"]
+    assert only(found, "DKIM_PERMERROR").reason.startswith("d=example.test s=sel1: missing ")
     assert ctx.auth.dkim[0].result == "permerror"
 
 
@@ -365,3 +365,17 @@ def test_disabled_check_says_nothing(context: ContextFactory, rsa2048: TestKey) 
     ctx = context(dkim={"enabled": False})
     assert run(to_message(sign(RAW, rsa2048, DOMAIN, "sel1")), ctx) == []
     assert ctx.auth.dkim == []
+
+
+def test_a_60_kb_junk_record_served_as_the_key_is_a_permanent_error_not_a_bad_signature(
+    zone: TestDnsServer, context: ContextFactory, rsa2048: TestKey
+) -> None:
+    # Too big for UDP: fetched over TCP, then found to be no key at all (RFC 6376 6.1.2).
+    zone.add("sel1._domainkey.example.test", "TXT", "x" * 60_000)
+    ctx = context()
+    found = run(to_message(sign(RAW, rsa2048, DOMAIN, "sel1")), ctx)
+    assert names(found) == ["DKIM_PERMERROR"]
+    assert only(found, "DKIM_PERMERROR").reason == (
+        "d=example.test s=sel1: key record at sel1._domainkey.example.test cannot be parsed")
+    assert ctx.auth.dkim[0].result == "permerror"
+    assert ("sel1._domainkey.example.test", "TXT") in zone.tcp_queries

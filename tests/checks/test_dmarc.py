@@ -253,14 +253,15 @@ def test_organisational_domains_come_from_the_public_suffix_list() -> None:
 # -- temporary failures never condemn ----------------------------------------------------------
 
 
-def test_dns_failure_fetching_the_record_is_temperror_without_a_symbol() -> None:
+def test_dns_failure_fetching_the_record_is_dmarc_temperror_scored_zero() -> None:
     with TestDnsServer() as dead:
         dead.mode = "blackhole"
         ctx = context(dead, spf=spf_result("spoof.test"))
         started = time.monotonic()
         found = run(from_("a@bank.test"), ctx)
         elapsed = time.monotonic() - started
-    assert found == []
+    assert [(f.name, f.score) for f in found] == [("DMARC_TEMPERROR", 0.0)]
+    assert found[0].reason.startswith("DNS failure for _dmarc.bank.test")
     result = result_of(ctx)
     assert (result.result, result.domain, result.policy) == ("temperror", "bank.test", None)
     assert result.reason.startswith("DNS failure for _dmarc.bank.test")
@@ -280,7 +281,9 @@ def test_aligned_temperror_without_a_pass_is_temperror_not_fail(
     zones: TestDnsServer, spf: SpfResult, dkim: tuple[DkimResult, ...], why: str
 ) -> None:
     ctx = context(zones, spf=spf, dkim=dkim)
-    assert run(from_("a@bank.test"), ctx) == []
+    found = run(from_("a@bank.test"), ctx)
+    assert [(f.name, f.reason) for f in found] == [
+        ("DMARC_TEMPERROR", f"bank.test p=reject: no aligned pass, but {why}")]
     assert result_of(ctx).result == "temperror"
     assert result_of(ctx).reason == f"bank.test p=reject: no aligned pass, but {why}"
     assert forced_action(ctx.auth, DmarcSettings(honor_reject=True)) is None

@@ -144,6 +144,7 @@ class Dkim:
         "DKIM_INVALID",
         "DKIM_NONE",
         "DKIM_TEMPERROR",
+        "DKIM_PERMERROR",
         "DKIM_WEAK_KEY",
         "DKIM_BODY_LENGTH",
     )
@@ -202,7 +203,7 @@ class Dkim:
             return done("neutral", None,
                         f"body larger than milter.max_body_bytes ({limit}), not verified")
         if verifier is None:
-            return done("permerror", "DKIM_INVALID", parse_error)
+            return done("permerror", "DKIM_PERMERROR", parse_error)
 
         gate = KeyGate(dkim_dnsfunc(ctx.dns), settings.min_key_bits, settings.max_key_bits)
         valid = False
@@ -222,14 +223,14 @@ class Dkim:
         if gate.weak:
             return done("fail", "DKIM_WEAK_KEY", gate.problems[0], gate.key_bits)
         if gate.problems:
-            return done("permerror", "DKIM_INVALID", gate.problems[0], gate.key_bits)
+            return done("permerror", "DKIM_PERMERROR", gate.problems[0], gate.key_bits)
         if valid:
             return done("pass", "DKIM_VALID", self._coverage(tags, verifier) if length else "",
                         gate.key_bits)
         if error.startswith(_BODY_HASH_MISMATCH):
             return done("fail", "DKIM_INVALID", _BODY_HASH_MISMATCH, gate.key_bits)
         if error:
-            return done("permerror", "DKIM_INVALID", error, gate.key_bits)
+            return done("permerror", "DKIM_PERMERROR", error, gate.key_bits)
         return done("fail", "DKIM_INVALID", "signature does not match the signed header fields",
                     gate.key_bits)
 

@@ -5,11 +5,10 @@ Policy discovery asks `_dmarc.<From domain>`, then `_dmarc.<organisational domai
 network).  `pct=` is ignored: a failure is a failure, the YAML decides what it costs.
 
 Decisions, following "a temporary failure may delay a message, never condemn it":
-- A DNS failure fetching the record gives result temperror and no symbol (the
-  catalogue has no DMARC_TEMPERROR; the resolver's failure is in the DNS session's
-  log and the result in Authentication-Results).  When no aligned pass was found but
-  an aligned SPF or DKIM result was a temperror, the result is temperror too, never
-  a fail that could reject the message.
+- A DNS failure fetching the record gives result temperror and DMARC_TEMPERROR
+  (score 0, so the log line shows it).  When no aligned pass was found but an aligned
+  SPF or DKIM result was a temperror, the result is temperror too, never a fail that
+  could reject the message.
 - FROM_MISSING / FROM_MULTIPLE messages fail DMARC (RFC 7489 6.6.1): there is no
   single author domain to authenticate.  The policy applied is the strictest one
   published by the distinct From domains (at most MAX_FROM_DOMAINS are looked up),
@@ -254,7 +253,7 @@ def _evidence(auth: AuthResults, domain: str, record: DmarcRecord
 class Dmarc:
     name = "dmarc"
     symbols = ("DMARC_PASS", "DMARC_FAIL_REJECT", "DMARC_FAIL_QUARANTINE",
-               "DMARC_FAIL_NONE", "DMARC_NONE")
+               "DMARC_FAIL_NONE", "DMARC_NONE", "DMARC_TEMPERROR")
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         if not ctx.settings.dmarc.enabled or message.direction == "outbound":
@@ -266,7 +265,7 @@ class Dmarc:
         found = discover(ctx.dns, domain)
         if found.status == "temperror":
             ctx.auth.dmarc = DmarcResult("temperror", domain, None, found.detail)
-            return []
+            return [ctx.symbol("DMARC_TEMPERROR", found.detail[:2 * SHOWN])]
         if found.status in ("none", "permerror"):
             ctx.auth.dmarc = DmarcResult(found.status, domain, None, found.detail)
             return [ctx.symbol("DMARC_NONE", found.detail[:2 * SHOWN])]
@@ -280,7 +279,7 @@ class Dmarc:
         if temporary is not None:
             reason = f"{policy_text}: no aligned pass, but {temporary}"
             ctx.auth.dmarc = DmarcResult("temperror", domain, found.policy, reason)
-            return []
+            return [ctx.symbol("DMARC_TEMPERROR", reason)]
         return [self._fail(ctx, domain, found.policy, f"{policy_text}: no aligned pass ({seen})")]
 
     @staticmethod
