@@ -108,3 +108,18 @@ def test_run_on_a_busy_port_says_which_socket_and_why(tmp_path: Path, config: Pa
     assert run.returncode == 1
     assert f"cannot listen on inet:{port}@127.0.0.1" in run.stderr
     assert "Address already in use" in run.stderr
+
+
+def test_run_refuses_to_start_when_the_spool_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "ro").write_text("a file, not a folder")
+    path = tmp_path / "thurac.yaml"
+    path.write_text(yaml.safe_dump({
+        "milter": {"socket": "inet:0@127.0.0.1"},
+        "database": {"url": f"sqlite:///{tmp_path}/thurac.db",
+                     "spool_path": f"{tmp_path}/ro/spool.jsonl"},
+    }))
+    run = subprocess.run([sys.executable, "-m", "thurac", "run", "--config", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert (f"database.spool_path: cannot write {tmp_path}/ro/spool.jsonl: Not a directory"
+            in run.stderr)

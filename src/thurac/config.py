@@ -87,7 +87,9 @@ class DatabaseSettings(_Section):
     # PostgreSQL: seconds to wait for a connection before the message goes on without history.
     connect_timeout: Annotated[int, Field(ge=1, le=60)] = 3
     # History the database could not take waits here and is replayed when it answers.
-    spool_path: str = "/var/lib/thurac/spool.jsonl"
+    # Empty: derived from the database in use (beside a SQLite file, as <name>.spool.jsonl;
+    # under /var/lib/thurac for a server), so two daemons never share one spool.
+    spool_path: str = ""
     spool_max_bytes: PositiveInt = 100 * 1024 * 1024
     # Seconds between attempts to replay the spool (and to migrate a store that was away
     # at start) while the database is away.

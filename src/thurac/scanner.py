@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -19,7 +18,7 @@ from thurac.pipeline import run_checks
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import History, read_history, window_lengths
 from thurac.store.recorder import Record, Recorder, write_record
-from thurac.store.spool import Spool
+from thurac.store.spool import Spool, spool_path_for
 from thurac.verdict import Verdict, decide
 
 log = logging.getLogger("thurac.scanner")
@@ -138,8 +137,10 @@ def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
             log.error("store not ready, running without history until it is: %s", exc)
     resolver = make_resolver(settings)
     keep_minutes = max(window_lengths(settings)) // 60 + 2
-    spool = Spool(Path(settings.database.spool_path), settings.database.spool_max_bytes,
+    spool = Spool(spool_path_for(settings.database), settings.database.spool_max_bytes,
                   settings.local.is_local_address)
+    if recording:
+        spool.ensure_writable()
     recorder = Recorder(engine, keep_minutes, spool,
                         replay_every=settings.database.spool_replay_seconds,
                         migrated=migrated) if recording else None

@@ -16,7 +16,7 @@ import Milter
 
 from thurac import config
 from thurac.config import MilterSettings, Settings
-from thurac.errors import ConfigError
+from thurac.errors import ConfigError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
 from thurac.workers import VerdictWorkers
@@ -179,7 +179,11 @@ def run(settings: Settings, config_path: str) -> int:
         log.error("cannot listen on %s (milter.socket in %s): %s",
                   settings.milter.socket, config_path, problem)
         return 1
-    scanner = open_scanner(settings)
+    try:
+        scanner = open_scanner(settings)
+    except StoreError as exc:
+        log.error("cannot start (%s): %s", config_path, exc)
+        return 2
     signals.scanner = scanner
     workers = VerdictWorkers(settings.milter.workers)
     Milter.factory = lambda: ThuracMilter(scanner, workers)

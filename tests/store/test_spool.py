@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 from tests.store.test_store import inbound, settings
 
 import thurac.store.recorder as recorder_module
+from thurac.config import DatabaseSettings
+from thurac.errors import StoreError
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import read_history
 from thurac.store.recorder import Record, Recorder
 from thurac.store.schema import events, senders
-from thurac.store.spool import Spool, record_from_dict, record_to_dict
+from thurac.store.spool import Spool, record_from_dict, record_to_dict, spool_path_for
 from thurac.symbols import Symbol
 from thurac.verdict import decide
 
@@ -89,3 +91,36 @@ def test_a_damaged_spool_line_is_skipped_not_fatal(tmp_path: Path) -> None:
         out.write("{not json\n")
     spool.append(records(1))
     assert sum(len(chunk) for chunk in spool.chunks(10)) == 3
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("sqlite:////var/lib/thurac/thurac.db", "/var/lib/thurac/thurac.spool.jsonl"),
+    ("sqlite:////srv/mx2/history.sqlite", "/srv/mx2/history.spool.jsonl"),
+    ("postgresql://thurac:secret@db.example.test:5433/mail",
+     "/var/lib/thurac/postgresql-db.example.test-5433-mail.spool.jsonl"),
+    ("postgresql+psycopg2://thurac@/mail?host=/run/postgresql",
+     "/var/lib/thurac/postgresql-local-mail.spool.jsonl"),
+])
+def test_the_default_spool_is_derived_from_the_database_in_use(url: str, expected: str) -> None:
+    assert spool_path_for(DatabaseSettings(url=url)) == Path(expected)
+
+
+def test_two_daemons_with_different_databases_never_share_a_spool() -> None:
+    one = spool_path_for(DatabaseSettings(url="sqlite:////var/lib/thurac/a.db"))
+    two = spool_path_for(DatabaseSettings(url="sqlite:////var/lib/thurac/b.db"))
+    assert one != two
+
+
+def test_a_configured_spool_path_wins() -> None:
+    chosen = DatabaseSettings(url="sqlite:////x/thurac.db", spool_path="/y/spool.jsonl")
+    assert spool_path_for(chosen) == Path("/y/spool.jsonl")
+
+
+def test_an_unwritable_spool_is_refused_with_its_key_and_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the spool's folder should be")
+    spool = Spool(blocker / "spool.jsonl", 1000, settings().local.is_local_address)
+    with pytest.raises(StoreError) as refused:
+        spool.ensure_writable()
+    assert str(refused.value).startswith(
+        f"database.spool_path: cannot write {blocker}/spool.jsonl: Not a directory")

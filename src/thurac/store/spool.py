@@ -3,20 +3,46 @@ database answers again: an outage of the store costs no history (DESIGN: failure
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
+from thurac.config import DatabaseSettings
+from thurac.errors import StoreError
 from thurac.message import Connection, Message
 from thurac.store.recorder import Record
 from thurac.symbols import Symbol
 from thurac.verdict import Verdict
 
 log = logging.getLogger("thurac.spool")
+
+STATE_DIR = Path("/var/lib/thurac")  # where a spool for a database server is kept
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def spool_path_for(database: DatabaseSettings) -> Path:
+    """database.spool_path, or one derived from the database so that two daemons with
+    different databases never share a spool: beside a SQLite file (thurac.db →
+    thurac.spool.jsonl), or named after a server's host, port and database."""
+    if database.spool_path:
+        return Path(database.spool_path)
+    url = make_url(database.url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            db_file = Path(url.database)
+            return db_file.with_name(f"{db_file.stem}.spool.jsonl")
+        return STATE_DIR / "memory.spool.jsonl"
+    where = "-".join(str(part) for part in (url.get_backend_name(), url.host or "local",
+                                             url.port or "", url.database or "") if part)
+    return STATE_DIR / f"{_UNSAFE.sub('_', where)}.spool.jsonl"
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
@@ -64,6 +90,18 @@ class Spool:
         self.path = path
         self.max_bytes = max_bytes
         self._is_local = is_local
+
+    def ensure_writable(self) -> None:
+        """At start: a spool that cannot be written would lose history in the first outage."""
+        try:
+            with contextlib.suppress(FileExistsError):  # a file there: open() says so
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a"):
+                pass
+        except OSError as exc:
+            raise StoreError(f"database.spool_path: cannot write {self.path}: "
+                             f"{exc.strerror or exc} (the spool keeps history while the "
+                             "database is away; set a writable path)") from exc
 
     def __bool__(self) -> bool:
         try:
