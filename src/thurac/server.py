@@ -25,6 +25,9 @@ log = logging.getLogger("thurac.server")
 
 
 SOCKET_APPEAR_TIMEOUT = 10.0  # seconds to wait for libmilter to create a unix socket
+WAKE_TIMEOUT = 1.0  # seconds for the connection that wakes libmilter's listener at stop
+WAKE_INTERVAL = 0.1  # seconds between those connections
+WAKE_TRIES = 60  # then libmilter's own poll timeout ends the wait anyway
 
 
 def _unix_path(spec: str) -> str | None:
@@ -71,21 +74,65 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 WATCHED_SIGNALS = STOP_SIGNALS | {signal.SIGHUP}
 
 
-class _Signals:
-    """SIGTERM/SIGINT → libmilter's orderly stop (the main thread sits in C code);
-    SIGHUP → reload the configuration file once the scanner exists."""
+def _stop_milter(spec: str) -> None:
+    """libmilter's stop: smfi_stop() waits for a lock its listener holds while it polls the
+    socket for up to 5 s; a connection of our own ends that poll at once."""
+    stopper = threading.Thread(target=Milter.milter.stop, name="thurac-stop", daemon=True)
+    stopper.start()
+    for _ in range(WAKE_TRIES):
+        stopper.join(WAKE_INTERVAL)
+        if not stopper.is_alive():
+            return
+        _wake_listener(spec)
 
-    def __init__(self, config_path: str) -> None:
+
+def _wake_listener(spec: str) -> None:
+    """Connect to our own socket and hang up at once."""
+    path = _unix_path(spec)
+    try:
+        if path is not None:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(WAKE_TIMEOUT)
+                probe.connect(path)
+            return
+        kind, _, rest = spec.partition(":")
+        port, _, host = rest.partition("@")
+        family = socket.AF_INET6 if kind == "inet6" else socket.AF_INET
+        default = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        target = default if host in ("", "0.0.0.0", "::") else host
+        with socket.create_connection((target, int(port)), timeout=WAKE_TIMEOUT):
+            pass
+    except OSError as exc:  # the listener stops on its own a few seconds later
+        log.debug("could not wake the listener on %s: %s", spec, exc)
+
+
+class _Signals:
+    """SIGTERM/SIGINT → libmilter's orderly stop (the main thread sits in C code), and a
+    second one → exit at once; SIGHUP → reload the configuration file once the scanner
+    exists."""
+
+    def __init__(self, config_path: str, socket_spec: str) -> None:
         self.config_path = config_path
+        self.socket_spec = socket_spec
         self.scanner: Scanner | None = None
 
     def watch(self) -> None:
+        stopping = False
         while True:
             signum = signal.sigwait(WATCHED_SIGNALS)
+            name = signal.Signals(signum).name
+            if signum in STOP_SIGNALS and stopping:
+                recorder = self.scanner.recorder if self.scanner else None
+                queued = recorder.pending() if recorder else 0
+                log.warning("received %s again: exiting now; %d queued history record(s) "
+                            "not written", name, queued)
+                logging.shutdown()
+                os._exit(1)
             if signum in STOP_SIGNALS:
-                log.info("received %s: stopping", signal.Signals(signum).name)
-                Milter.milter.stop()
-                return
+                stopping = True
+                log.info("received %s: stopping (send it again to exit at once)", name)
+                _stop_milter(self.socket_spec)
+                continue
             self.reload()
 
     def reload(self) -> None:
@@ -172,7 +219,7 @@ def run(settings: Settings, config_path: str) -> int:
     # Block the signals before any thread starts, so every thread inherits the mask and
     # only the watcher (sigwait) sees them: no thread dies of a default signal action.
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
-    signals = _Signals(config_path)
+    signals = _Signals(config_path, settings.milter.socket)
     threading.Thread(target=signals.watch, name="thurac-signals", daemon=True).start()
     problem = _socket_problem(settings.milter.socket)
     if problem:

@@ -150,6 +150,68 @@ def finish(counted: Tally, postfix: PrivatePostfix, sink: CountingSink,
     return counted
 
 
+class Stream:
+    """`sessions` SMTP clients (smtplib, through Postfix) sending `count` messages in all, in
+    the background, each result kept; for faults injected while mail flows."""
+
+    def __init__(self, postfix: PrivatePostfix, count: int, sessions: int, *,
+                 sender: str = "stream@sender.test", recipient: str = "user@example.test",
+                 source_ip: str = "127.0.0.20", helo: str = "mail.sender.test",
+                 pause: float = 0.0) -> None:
+        self.postfix = postfix
+        self.count = count
+        self.sender, self.recipient = sender, recipient
+        self.source_ip, self.helo = source_ip, helo
+        self.pause = pause
+        self.results: list[SendResult] = []
+        self._next = 0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._send, name=f"stream-{i}", daemon=True)
+                         for i in range(sessions)]
+
+    def data(self, n: int) -> bytes:
+        return (f"From: {self.sender}\r\nTo: {self.recipient}\r\nSubject: stream {n}\r\n"
+                f"Date: Mon, 23 Nov 2026 10:00:00 +0700\r\n"
+                f"Message-ID: <stream.{n}.{time.monotonic_ns()}@sender.test>\r\n\r\n"
+                f"message {n}\r\n").encode()
+
+    def _send(self) -> None:
+        while True:
+            with self._lock:
+                n = self._next
+                self._next += 1
+            if n >= self.count:
+                return
+            result = self.postfix.send(self.sender, [self.recipient], self.data(n),
+                                       source_ip=self.source_ip, helo=self.helo, timeout=60)
+            with self._lock:
+                self.results.append(result)
+            if self.pause:
+                time.sleep(self.pause)
+
+    def start(self) -> Stream:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def sent(self) -> int:
+        with self._lock:
+            return len(self.results)
+
+    def wait_sent(self, n: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.sent() < n:
+            assert time.monotonic() < deadline, f"only {self.sent()} of {n} sent"
+            time.sleep(0.02)
+
+    def join(self, timeout: float = 300.0) -> Tally:
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        assert not any(t.is_alive() for t in self._threads), "clients still sending"
+        return client_tally(self.results)
+
+
 def smtp_source(postfix: PrivatePostfix, *, messages: int, sessions: int, size: int,
                 sender: str = "bulk@sender.test", recipient: str = "user@example.test",
                 timeout: float = 3600.0) -> float:

@@ -252,6 +252,11 @@ class Recorder:
             self._pending += 1
         self._queue.put(record)
 
+    def pending(self) -> int:
+        """Records submitted and not yet written (or spooled)."""
+        with self._settled:
+            return self._pending
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is written (tests, `check --record`, shutdown)."""
         with self._settled:
