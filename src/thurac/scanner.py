@@ -17,6 +17,7 @@ from thurac.message import Message
 from thurac.pipeline import run_checks
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import History, read_history, window_lengths
+from thurac.store.outage import Outage
 from thurac.store.recorder import Record, Recorder, write_record
 from thurac.store.spool import Spool, spool_path_for
 from thurac.verdict import Verdict, decide
@@ -44,18 +45,20 @@ class Scanner:
         self.engine = engine
         self.resolver = resolver
         self.recorder = recorder
+        self.reads = Outage("reads", "mail is scored without history")
 
     def history(self, message: Message) -> History:
         """The one read per message; a store failure degrades to 'unknown', never to an error."""
         try:
             with self.engine.connect() as conn:
-                return read_history(conn, message, self.settings)
+                history = read_history(conn, message, self.settings)
         except Exception as exc:
-            # The driver's own words, without SQLAlchemy's statement dump.
-            log.error("%s: history unavailable (%s): %s", message.queue_id,
-                      self.engine.url.render_as_string(hide_password=True),
-                      getattr(exc, "orig", None) or exc)
+            # The driver's own words, without SQLAlchemy's statement dump; once per outage.
+            self.reads.failed(self.engine.url.render_as_string(hide_password=True),
+                              getattr(exc, "orig", None) or exc)
             return History.unknown()
+        self.reads.ok()
+        return history
 
     def scan(self, message: Message) -> Outcome:
         if message.direction == "outbound":

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from thurac.message import Message
 from thurac.store.engine import upgrade
 from thurac.store.history import epoch_minute, keys_of, stored_text
+from thurac.store.outage import Outage
 from thurac.store.schema import (
     correspondents,
     events,
@@ -240,6 +241,11 @@ class Recorder:
         # Records submitted but not yet written (or given up on); flush() waits for zero.
         self._pending = 0
         self._settled = threading.Condition()
+        # Records neither the database nor the spool could take (a full or read-only disk):
+        # kept in memory, up to MAX_PENDING, and written with the spool when either answers.
+        self._held: list[Record] = []
+        self.writes = Outage("writes", f"history is spooled to {spool.path}" if spool
+                             else "history is kept in memory")
         self._thread.start()
 
     def submit(self, record: Record) -> None:
@@ -283,7 +289,8 @@ class Recorder:
     def _run(self) -> None:
         while True:
             try:
-                item = self._queue.get(timeout=self._replay_every if self._spool else None)
+                waiting = bool(self._spool) or bool(self._held)
+                item = self._queue.get(timeout=self._replay_every if waiting else None)
             except queue.Empty:
                 self._maybe_replay()
                 continue
@@ -303,9 +310,9 @@ class Recorder:
 
     def _write(self, batch: Iterable[Record]) -> None:
         batch = list(batch)
-        if self._spool:
+        if self._spool or self._held:
             # The database was away moments ago: keep the order, spool behind the others.
-            self._spool.append(batch)
+            self._keep(batch)
             return
         self._migrate_if_needed()
         unreachable = False
@@ -314,21 +321,23 @@ class Recorder:
                 with self._engine.begin() as conn:
                     write_records(conn, batch)
                     self._maybe_purge(conn)
+                self.writes.ok()
                 return
             except Exception as exc:
                 # The database is away (refused, down, locked, file gone), not the data bad.
                 unreachable = isinstance(exc, OperationalError | InterfaceError) or (
                     isinstance(exc, DBAPIError) and exc.connection_invalidated)
-                log.error("recorder: writing %d record(s) failed (attempt %d): %s",
+                log.debug("recorder: writing %d record(s) failed (attempt %d): %s",
                           len(batch), attempt + 1, getattr(exc, "orig", None) or exc)
+                error = getattr(exc, "orig", None) or exc
                 time.sleep(0.2 * (attempt + 1))
         if (unreachable or not self._migrated) and self._spool is not None:
             # Not migrated: the tables may be missing; the data is not at fault either.
-            kept = self._spool.append(batch)
-            log.warning("recorder: %s; %d record(s) spooled to %s",
-                        "database unreachable" if unreachable else "store not migrated yet",
-                        kept, self._spool.path)
+            self.writes.failed(self._engine.url.render_as_string(hide_password=True),
+                               error if unreachable else "store not migrated yet")
+            self._keep(batch)
             return
+        log.error("recorder: writing %d record(s) failed: %s", len(batch), error)
         if len(batch) > 1:
             # One poisoned record must not cost the history of the whole batch.
             for record in batch:
@@ -336,24 +345,53 @@ class Recorder:
             return
         log.error("recorder: gave up on the history of %s", batch[0].message.queue_id)
 
+    def _keep(self, batch: list[Record]) -> None:
+        """To the spool, or, when the spool cannot take them either, to memory (bounded)."""
+        kept = self._spool.append(batch) if self._spool is not None else 0
+        rest = batch[kept:]
+        if not rest:
+            return
+        room = MAX_PENDING - len(self._held)
+        if not self._held and room > 0:
+            log.error("recorder: spool %s full (database.spool_max_bytes) or unwritable: "
+                      "keeping history in memory (at most %d records) until the database or "
+                      "the spool answers", self._spool.path if self._spool else "(none)",
+                      MAX_PENDING)
+        self._held.extend(rest[:room])
+        if len(rest) > room:
+            log.error("recorder: memory full too: history of %d message(s) lost",
+                      len(rest) - max(room, 0))
+
     def _maybe_replay(self) -> None:
-        """Write the spool back, all of it in one transaction, once the database answers."""
-        if not self._spool or time.monotonic() - self._last_replay < self._replay_every:
+        """Write the spool (and what memory held) back, all of it in one transaction, once the
+        database answers."""
+        if not (self._spool or self._held):
+            return
+        if time.monotonic() - self._last_replay < self._replay_every:
             return
         self._last_replay = time.monotonic()
         self._migrate_if_needed()
         try:
             with self._engine.begin() as conn:
                 count = 0
-                for chunk in self._spool.chunks(BATCH):
-                    write_records(conn, chunk)
-                    count += len(chunk)
-            self._spool.clear()
+                if self._spool:
+                    for chunk in self._spool.chunks(BATCH):
+                        write_records(conn, chunk)
+                        count += len(chunk)
+                for start in range(0, len(self._held), BATCH):
+                    write_records(conn, self._held[start:start + BATCH])
+                count += len(self._held)
+            if self._spool is not None:
+                self._spool.clear()
+            self._held = []
         except Exception as exc:
-            log.warning("recorder: spool %s not replayed yet: %s", self._spool.path,
-                        getattr(exc, "orig", None) or exc)
+            log.debug("recorder: spool not replayed yet: %s", getattr(exc, "orig", None) or exc)
+            self.writes.failed(self._engine.url.render_as_string(hide_password=True),
+                               getattr(exc, "orig", None) or exc)
             return
-        log.info("recorder: replayed %d spooled record(s) from %s", count, self._spool.path)
+        self.writes.ok()
+        where = self._spool.path if self._spool is not None else "memory"
+        log.info("recorder: replayed %d spooled record(s) from %s", count, where)
 
     def _migrate_if_needed(self) -> None:
         """Migrate the store if that failed at start (the database may have been away then),

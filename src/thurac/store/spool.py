@@ -110,7 +110,8 @@ class Spool:
             return False
 
     def append(self, records: Sequence[Record]) -> int:
-        """Keep `records`; returns how many were kept (none past max_bytes or on a disk error)."""
+        """Keep `records`; returns how many were kept (none past max_bytes or on a disk error:
+        the caller decides what becomes of the rest)."""
         kept = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,11 +126,8 @@ class Spool:
                     kept += 1
                 out.flush()
                 os.fsync(out.fileno())
-        except OSError as exc:
-            log.error("spool %s: cannot write: %s", self.path, exc)
-        if kept < len(records):
-            log.error("spool %s full or unwritable: history of %d message(s) lost",
-                      self.path, len(records) - kept)
+        except OSError as exc:  # the recorder keeps the rest, and says so once
+            log.debug("spool %s: cannot write: %s", self.path, exc)
         return kept
 
     def records(self) -> Iterator[Record]:
