@@ -474,6 +474,14 @@ def test_test_server_stops_its_threads(dns_server: TestDnsServer) -> None:
     assert not any(thread.is_alive() for thread in dns_server._threads)
 
 
+def wait_until_down(resolver: Resolver, expected: list[str]) -> None:
+    """The check of a suspect server runs in the background for one query timeout."""
+    deadline = time.monotonic() + 5
+    while resolver.health.down() != expected:
+        assert time.monotonic() < deadline, resolver.health.down()
+        time.sleep(0.02)
+
+
 def test_a_dead_nameserver_is_marked_down_once_then_lookups_fail_at_once(
     dns_server: TestDnsServer, caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -481,6 +489,7 @@ def test_a_dead_nameserver_is_marked_down_once_then_lookups_fail_at_once(
     dns_server.mode = "blackhole"
     for i in range(3):
         assert resolver.session(5).a(f"dead{i}.example.test").error == "timeout"
+    wait_until_down(resolver, [dns_server.address])
 
     for i in range(20):  # bounded; each would have waited its 0.3 s timeout
         lookup = resolver.session(5).mx(f"fast{i}.example.test")
@@ -491,7 +500,8 @@ def test_a_dead_nameserver_is_marked_down_once_then_lookups_fail_at_once(
     downs = [r for r in caplog.records if "marked down" in r.getMessage()]
     assert len(downs) == 1
     assert downs[0].getMessage().startswith(
-        f"nameserver {dns_server.address}: no answer to 3 queries in a row (timeout)")
+        f"nameserver {dns_server.address}: no answer to 3 queries in a row (timeout), nor to "
+        "a check of the server itself: marked down")
 
 
 def test_a_nameserver_marked_down_is_probed_and_comes_back(
@@ -502,7 +512,7 @@ def test_a_nameserver_marked_down_is_probed_and_comes_back(
     dns_server.mode = "blackhole"
     for i in range(2):
         resolver.session(5).a(f"dead{i}.example.test")
-    assert resolver.health.down() == [dns_server.address]
+    wait_until_down(resolver, [dns_server.address])
     dns_server.mode = "normal"
     assert resolver.session(5).a("back.example.test").temperror  # not probed yet
 
@@ -512,6 +522,21 @@ def test_a_nameserver_marked_down_is_probed_and_comes_back(
     assert resolver.session(5).a("back.example.test").ok
     ups = [r.getMessage() for r in caplog.records if "answers again" in r.getMessage()]
     assert len(ups) == 1 and ups[0].startswith(f"nameserver {dns_server.address} answers again")
+
+
+def test_a_hostile_name_that_never_answers_does_not_mark_the_nameserver_down(
+    dns_server: TestDnsServer, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its timeouts come in a row, but the server answers a check of its own: it is alive.
+    dns_server.add("fine.example.test", "A", "192.0.2.8")
+    dns_server.delays["never.example.test"] = 5.0
+    resolver = Resolver([dns_server.address], timeout=0.3, down_after=2, cache_size=0)
+    for _ in range(6):
+        assert resolver.session(5).a("never.example.test").error == "timeout"
+    assert resolver.health.down() == []
+    assert resolver.session(5).a("fine.example.test").values == ("192.0.2.8",)
+    assert (".", "NS") in dns_server.queries  # the check: the root's NS
+    assert "marked down" not in caplog.text
 
 
 def test_answers_in_between_keep_a_slow_nameserver_up(dns_server: TestDnsServer) -> None:
@@ -535,7 +560,7 @@ def test_with_two_nameservers_the_dead_one_is_skipped_without_waiting(
                             probe_every=60, cache_size=0)
         for _ in range(2):
             assert resolver.session(5).a("example.test").ok
-        assert resolver.health.down() == [dead.address]
+        wait_until_down(resolver, [dead.address])
         dead.reset_queries()
 
         assert resolver.session(5).a("example.test").values == ("192.0.2.1",)

@@ -280,6 +280,10 @@ def _rdata_text(rdata: dns.rdata.Rdata) -> str:
     return rdata.to_text()
 
 
+# The check of a suspect nameserver: the root's NS, in every resolver's cache.
+_CHECK_QUERY = dns.message.make_query(".", dns.rdatatype.NS, dns.rdataclass.IN)
+
+
 class _TcpTimeout(Exception):
     """A truncated UDP answer whose TCP retry did not finish in time."""
 
@@ -428,11 +432,11 @@ class Resolver:
                     failures.append(f"{_server_text(server)}: truncated, TCP retry timed out")
                     continue
                 except dns.exception.Timeout:
-                    self.health.no_answer(server, "timeout")
+                    self._no_answer(server, "timeout")
                     timed_out.append(server)
                     continue
                 except OSError as exc:  # nothing listening, unreachable, connection reset
-                    self.health.no_answer(server, _error_text(exc))
+                    self._no_answer(server, _error_text(exc))
                     failures.append(f"{_server_text(server)}: {_error_text(exc)}")
                     continue
                 except Exception as exc:  # DNS failures never escape
@@ -448,6 +452,25 @@ class Resolver:
             if timed_out and time.monotonic() >= deadline - _MIN_ATTEMPT_TIME:
                 return self._failed(failures, timed_out=True)
         return self._failed(failures, timed_out=bool(timed_out))
+
+    def _no_answer(self, server: tuple[str, int], why: str) -> None:
+        """Count a silence; after `down_after` of them in a row, ask the server something any
+        resolver answers from its cache: silence again means the server, not the names."""
+        if self.health.no_answer(server, why):
+            # In the background: the query that asked must not spend its time on it.
+            threading.Thread(target=self._check_server, args=(server, why),
+                             name="thurac-dns-check", daemon=True).start()
+
+    def _check_server(self, server: tuple[str, int], why: str) -> None:
+        answered = True
+        try:
+            dns.query.udp(_CHECK_QUERY, server[0], timeout=self._attempt_timeout,
+                          port=server[1], ignore_unexpected=True, ignore_errors=True)
+        except (dns.exception.Timeout, OSError):
+            answered = False
+        except Exception:  # a garbled answer is still an answer
+            pass
+        self.health.checked(server, answered, why)
 
     @staticmethod
     def _failed(failures: list[str], timed_out: bool) -> Lookup:

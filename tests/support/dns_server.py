@@ -30,7 +30,9 @@ Behaviour, chosen to look like a real authoritative server:
   and dnspython ignores such a reply as "not a response to my query" and
   waits for its timeout -- hence the hand-made truncation here;
 * ``latency`` (every answer) and ``delays`` (per name) hold answers back, like a
-  distant or overloaded server;
+  distant or overloaded server; ``faults`` makes the server misbehave for a name and
+  everything under it: ``"drop"`` (never answers), ``"servfail"``, ``"refused"``, or
+  ``"truncate-then-hang"`` (an empty truncated UDP answer, and a TCP retry that hangs);
 * ``mode`` switches at runtime between ``"normal"``, ``"servfail"`` (every
   query answers SERVFAIL) and ``"blackhole"`` (queries are read and dropped;
   TCP connections are held open without an answer until the server stops).
@@ -70,6 +72,8 @@ from dnslib import (
 from dnslib.server import DNSHandler, DNSLogger, DNSServer
 
 Mode = Literal["normal", "blackhole", "servfail"]
+#: Per-name misbehaviour (see ``TestDnsServer.faults``).
+Fault = Literal["drop", "servfail", "refused", "truncate-then-hang"]
 _MODES: frozenset[str] = frozenset({"normal", "blackhole", "servfail"})
 
 SUPPORTED_TYPES = ("A", "AAAA", "MX", "TXT", "PTR", "CNAME", "NS")
@@ -154,6 +158,8 @@ class TestDnsServer:
         self.latency = 0.0
         #: per name (lowercase, no trailing dot): seconds its answers wait, over ``latency``
         self.delays: dict[str, float] = {}
+        #: per name and every name under it: how the server misbehaves for them
+        self.faults: dict[str, Fault] = {}
         self._records: dict[str, dict[str, list[tuple[Any, int]]]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -297,8 +303,17 @@ class TestDnsServer:
         delay = self.delays.get(key[0], self.latency)
         if delay > 0:
             self._stopping.wait(delay)
+        fault = self._fault_of(key[0])
         mode = self._mode
-        if mode == "blackhole":
+        if fault == "truncate-then-hang":
+            if protocol == "tcp":
+                self._stopping.wait(_BLACKHOLE_HOLD)
+                raise _Dropped("truncate-then-hang: TCP query held, then dropped")
+            truncated = request.reply()
+            truncated.header.tc = 1
+            wire_tc: bytes = truncated.pack()
+            return wire_tc
+        if mode == "blackhole" or fault == "drop":
             if protocol == "tcp":
                 self._stopping.wait(_BLACKHOLE_HOLD)
             raise _Dropped("blackhole mode: query dropped")
@@ -309,8 +324,10 @@ class TestDnsServer:
             if rr.rtype == QTYPE.OPT:
                 client_payload = rr.rclass
                 reply.add_ar(EDNS0(udp_len=_EDNS_MAX))
-        if mode == "servfail":
+        if mode == "servfail" or fault == "servfail":
             reply.header.rcode = RCODE.SERVFAIL
+        elif fault == "refused":
+            reply.header.rcode = RCODE.REFUSED
         else:
             self._answer(reply, qname, qtype)
 
@@ -323,6 +340,12 @@ class TestDnsServer:
             reply.ar = [rr for rr in reply.ar if rr.rtype == QTYPE.OPT]
             wire = reply.pack()
         return wire
+
+    def _fault_of(self, name: str) -> Fault | None:
+        for owner, fault in self.faults.items():
+            if name == owner or name.endswith("." + owner):
+                return fault
+        return None
 
     def _exists(self, name: str) -> bool:
         if name in self._records and any(self._records[name].values()):
