@@ -55,3 +55,27 @@ def test_twenty_sessions_of_spam_run_lose_nothing_and_the_daemon_survives(
     assert stack.thurac.stop() == 0
     assert store_events(stack) == MESSAGES
     assert "Fatal Python error" not in stack.thurac.log()
+
+
+def test_a_hundred_parallel_sessions_neither_deadlock_nor_lose_a_count(
+    stack_factory: Callable[..., Stack], counting_sink: CountingSink,
+) -> None:
+    stack = stack_factory({"actions": {"mode": "tag-only"}}, postfix=counting_sink.transports())
+    messages = 2000
+    seconds = smtp_source(stack.postfix, messages=messages, sessions=100, size=2000,
+                          recipient=f"user@{LOCAL_DOMAIN}")
+    print(f"{messages} messages, 100 sessions: {messages / seconds:.0f} msg/s")
+    result = finish(Tally(sent=messages, accepted=messages), stack.postfix, counting_sink)
+    result.assert_nothing_lost()
+
+    assert stack.thurac.stop() == 0
+    log = stack.thurac.log()
+    assert "database is locked" not in log
+    assert "THURAC_HISTORY_UNAVAILABLE" not in log  # every verdict had its history
+    assert log.count(" direction=inbound ") == messages
+    assert store_events(stack) == messages
+    # One sender from one address: each of its rate keys counted every message once.
+    database = stack.thurac.config()["database"]["url"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        sums = dict(db.execute("SELECT kind, SUM(messages) FROM rate_buckets GROUP BY kind"))
+    assert sums == {"sender": messages, "domain": messages, "ip": messages}
