@@ -44,6 +44,7 @@ typecheck: lint
 bench: deps
 	./tools/install-deps.sh test
 	$(PY) bench/run.py
+	$(PY) bench/dns_outage.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
