@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.support.dns_server import TestDnsServer
+from tests.support.net import free_port, wait_listening
 
 from thurac.cli import main
 
@@ -123,3 +126,49 @@ def test_run_refuses_to_start_when_the_spool_cannot_be_written(tmp_path: Path) -
     assert run.returncode == 2
     assert (f"database.spool_path: cannot write {tmp_path}/ro/spool.jsonl: Not a directory"
             in run.stderr)
+
+
+def test_run_keeps_its_store_and_spool_from_other_local_users(tmp_path: Path) -> None:
+    # Started with a permissive umask, as a shell may be: the files hold mail headers.
+    path = tmp_path / "thurac.yaml"
+    port = free_port()
+    path.write_text(yaml.safe_dump({
+        "milter": {"socket": f"inet:{port}@127.0.0.1"},
+        "database": {"url": f"sqlite:///{tmp_path}/state/thurac.db"},
+        "dns": {"nameservers": ["127.0.0.1:9"]},
+    }))
+    old = os.umask(0)
+    try:
+        daemon = subprocess.Popen([sys.executable, "-m", "thurac", "run", "--config", str(path)],
+                                  stderr=subprocess.PIPE, text=True)
+    finally:
+        os.umask(old)
+    try:
+        wait_listening("127.0.0.1", port, timeout=30)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+    for made in (tmp_path / "state", tmp_path / "state/thurac.db",
+                 tmp_path / "state/thurac.spool.jsonl"):
+        assert made.stat().st_mode & 0o007 == 0, (made, oct(made.stat().st_mode))
+
+
+def test_run_warns_when_an_existing_store_is_readable_by_everyone(tmp_path: Path) -> None:
+    db = tmp_path / "thurac.db"
+    db.touch()
+    db.chmod(0o644)
+    path = tmp_path / "thurac.yaml"
+    port = free_port()
+    path.write_text(yaml.safe_dump({
+        "milter": {"socket": f"inet:{port}@127.0.0.1"},
+        "database": {"url": f"sqlite:///{db}"}, "dns": {"nameservers": ["127.0.0.1:9"]},
+    }))
+    daemon = subprocess.Popen([sys.executable, "-m", "thurac", "run", "--config", str(path)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening("127.0.0.1", port, timeout=30)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    assert (f"{db} is readable by every local user (mode 644) and holds mail headers and "
+            f"addresses: chmod o-rwx {db}") in err

@@ -11,6 +11,7 @@ import socket
 import stat
 import threading
 import time
+from pathlib import Path
 
 import Milter
 
@@ -19,6 +20,8 @@ from thurac.config import MilterSettings, Settings
 from thurac.errors import ConfigError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
+from thurac.store.engine import database_file
+from thurac.store.spool import spool_path_for
 from thurac.workers import VerdictWorkers
 
 log = logging.getLogger("thurac.server")
@@ -68,6 +71,22 @@ def _open_unix_socket_to_mta(path: str, settings: MilterSettings) -> None:
             return
         time.sleep(0.05)
     log.error("unix socket %s did not appear within %.0fs", path, SOCKET_APPEAR_TIMEOUT)
+
+
+# Files thurac creates (the SQLite store, its WAL, the spool) hold mail headers and addresses:
+# no access for other local users. The unix socket gets its own mode (milter.socket_mode).
+STATE_UMASK = 0o027
+
+
+def _warn_if_others_can_read(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if mode & stat.S_IROTH:
+            log.warning("%s is readable by every local user (mode %03o) and holds mail "
+                        "headers and addresses: chmod o-rwx %s", path, mode & 0o777, path)
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -216,6 +235,7 @@ def run(settings: Settings, config_path: str) -> int:
     """Serve until SIGTERM/SIGINT; history still queued is written before exit."""
     # A crash in C code leaves every thread's Python stack in the log (standard error).
     faulthandler.enable(all_threads=True)
+    os.umask(STATE_UMASK)
     # Block the signals before any thread starts, so every thread inherits the mask and
     # only the watcher (sigwait) sees them: no thread dies of a default signal action.
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
@@ -232,6 +252,8 @@ def run(settings: Settings, config_path: str) -> int:
         log.error("cannot start (%s): %s", config_path, exc)
         return 2
     signals.scanner = scanner
+    database = database_file(settings.database.url)
+    _warn_if_others_can_read([p for p in (database, spool_path_for(settings.database)) if p])
     workers = VerdictWorkers(settings.milter.workers)
     Milter.factory = lambda: ThuracMilter(scanner, workers)
     Milter.set_flags(FLAGS)

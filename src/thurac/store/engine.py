@@ -62,6 +62,14 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0,
                          connect_args={"connect_timeout": max(1, round(connect_timeout))})
 
 
+def database_file(url: str) -> Path | None:
+    """The file of a SQLite store (None for a server or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def alembic_config(engine: Engine) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
