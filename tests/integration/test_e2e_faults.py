@@ -132,3 +132,21 @@ def test_a_second_sigterm_exits_at_once(stack_factory: Callable[..., Stack],
     assert "received SIGTERM again: exiting now" in stack.thurac.log()
     stack.dns.latency = 0.0
     finish(stream.join(), stack.postfix, counting_sink).assert_nothing_lost()
+
+
+def test_sighup_under_load_drops_no_connection(
+    stack_factory: Callable[..., Stack], counting_sink: CountingSink,
+) -> None:
+    stack = start(stack_factory, counting_sink, "tempfail")  # a dropped session would show
+    stream = Stream(stack.postfix, 300, SESSIONS, recipient=f"user@{LOCAL_DOMAIN}").start()
+    config = stack.thurac.config()
+    for n in range(5):
+        stream.wait_sent(40 * (n + 1))
+        config["actions"]["add_header"] = 5.0 + n  # a real change each time
+        stack.thurac.reload(config, expect="configuration reloaded")
+    result = stream.join()
+    finish(result, stack.postfix, counting_sink).assert_nothing_lost()
+    assert result.accepted == 300 and result.tempfailed == 0
+    assert stack.thurac.log().count("configuration reloaded") == 5
+    milter_trouble = [line for line in stack.postfix.log_lines() if "warning: milter" in line]
+    assert milter_trouble == []
