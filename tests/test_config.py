@@ -3,11 +3,14 @@ expected; the shipped config/thurac.yaml validates and agrees with the code and 
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from thurac.config import ENV_VAR, Settings, load, parse_settings, resolve_path
@@ -221,3 +224,38 @@ def test_every_section_and_every_scored_symbol_is_in_the_shipped_config() -> Non
     assert set(Settings.model_fields) - set(data) == set()
     scored = {name for name, info in CATALOGUE.items() if info.group != "thurac"}
     assert scored - set(data["scores"]) == set()
+
+
+# -- any file an admin (or an editor crash) can produce --------------------------------------
+
+_SECTIONS = sorted(Settings.model_fields)
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(
+    max_size=20)
+_keys = st.text(max_size=12) | st.integers() | st.booleans()  # YAML keys need not be text
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+    _keys, inner, max_size=4), max_leaves=12)
+_documents = st.dictionaries(st.sampled_from(_SECTIONS) | _keys, _values, max_size=5)
+
+
+def test_a_number_among_the_score_names_is_a_config_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "thurac.yaml"
+    path.write_text("scores:\n  1: 2\n  C22_NO_MX: 3\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value) == (
+        f"{path}: scores: unknown symbol(s) 1; see docs/symbols.md for the list")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400) | _documents.map(lambda d: yaml.safe_dump(d, allow_unicode=True)))
+def test_any_file_content_loads_or_names_the_file_in_a_config_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "thurac.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        try:
+            loaded = load(path)
+        except ConfigError as exc:
+            lines = str(exc).splitlines()
+            assert lines and all(line.startswith(f"{path}: ") for line in lines), lines
+        else:
+            assert isinstance(loaded, Settings)

@@ -296,9 +296,9 @@ class Settings(_Section):
     def _known_symbols(cls, value: Any) -> Any:
         if not isinstance(value, Mapping):
             return value
-        unknown = sorted(set(value) - set(CATALOGUE))
+        unknown = sorted(set(value) - set(CATALOGUE), key=str)  # YAML keys may be numbers
         if unknown:
-            raise ValueError(f"unknown symbol(s) {', '.join(map(str, unknown))}; "
+            raise ValueError(f"unknown symbol(s) {', '.join(_shown(n) for n in unknown)}; "
                              "see docs/symbols.md for the list")
         return {**default_scores(), **value}
 
@@ -306,13 +306,24 @@ class Settings(_Section):
         return self.scores.get(name, CATALOGUE[name].default_score)
 
 
+def _shown(name: object) -> str:
+    """A key as an error shows it: quoted when it is not plain printable text, so that a
+    control character in a mistyped key cannot break the one-line-per-problem form."""
+    text = str(name)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
+
+
+def _key(part: object) -> str:
+    return f"[{part}]" if isinstance(part, int) else f".{_shown(part)}"
+
+
 def _format_errors(path: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        loc = "".join(_key(p) for p in err["loc"])
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = " ".join(err["msg"].removeprefix("Value error, ").split())  # one line, always
         if err["type"] == "extra_forbidden":
             msg, shown = "unknown key (see docs/configuration.md for the keys)", ""
         lines.append(f"{path}: {loc.lstrip('.') or '(top level)'}: {msg}{shown}")
@@ -355,7 +366,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Settings:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: {at}invalid YAML: {problem}") from None
+        # One line per problem, as every config error: PyYAML's own text spans several.
+        raise ConfigError(f"{where}: {at}invalid YAML: {' '.join(str(problem).split())}") from None
     return parse_settings(data, str(where))
 
 
