@@ -273,7 +273,11 @@ def test_anyone_else_sends_inbound() -> None:
     assert classify_direction(Connection("203.0.113.50"), INTERNAL) == "inbound"
     assert classify_direction(Connection("2001:db8:2::9"), INTERNAL) == "inbound"
     assert classify_direction(Connection("unknown"), INTERNAL) == "inbound"
-    assert classify_direction(Connection(""), INTERNAL) == "inbound"
+
+
+def test_a_client_with_no_network_address_is_the_mtas_own_local_submission() -> None:
+    # Sendmail's `sendmail -bs`: address family unknown, no address. No SMTP client has none.
+    assert classify_direction(Connection(""), INTERNAL) == "outbound"
 
 
 def test_exact_header_values_keep_the_senders_spacing_for_signatures() -> None:

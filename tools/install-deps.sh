@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages thurac needs, only those missing. Usage: install-deps.sh run|test
 # "test" adds Postfix and PostgreSQL (installed without starting the system's own services:
-# the tests run private instances with their own config, queue and data directories).
+# the tests run private instances with their own config, queue and data directories) and
+# miltertest, which plays Sendmail in the tests.
 set -euo pipefail
 what=${1:-run}
 
@@ -14,7 +15,7 @@ if ! python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.
 fi
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
-  for pkg in postfix postgresql; do have "$pkg" || need+=("$pkg"); done
+  for pkg in postfix postgresql miltertest; do have "$pkg" || need+=("$pkg"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

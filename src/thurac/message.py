@@ -150,8 +150,11 @@ def classify_direction(
     connection: Connection,
     internal_networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
 ) -> Direction:
-    """Outbound when the client authenticated or sits in an internal network."""
-    if connection.auth_user or is_internal(connection.client_ip, internal_networks):
+    """Outbound when the client authenticated, sits in an internal network, or has no network
+    address at all: the MTA's own local submission (Sendmail's `sendmail -bs` reports an
+    unknown family and no address; SMTP clients always have one)."""
+    if (connection.auth_user or not connection.client_ip
+            or is_internal(connection.client_ip, internal_networks)):
         return "outbound"
     return "inbound"
 
