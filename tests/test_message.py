@@ -290,3 +290,12 @@ def test_exact_header_values_keep_the_senders_spacing_for_signatures() -> None:
     assert exact.visible_recipients == ("bob@example.com",)
     plain = Message(Connection("192.0.2.1"), "a@example.com", (), (("Subject", "x"),))
     assert plain.raw_headers() == b"Subject: x\r\n"
+
+
+def test_a_from_nested_thousands_of_comments_deep_still_yields_its_address() -> None:
+    # The standard parser recurses per comment: this used to raise RecursionError in checks.
+    hostile = "(" * 5000 + "spam@bulk.test"
+    message = Message(Connection("203.0.113.5"), "spam@bulk.test", ("bob@example.test",),
+                      (("From", hostile), ("To", hostile)), b"")
+    assert message.from_addresses == ("spam@bulk.test",)
+    assert message.visible_recipients == ("spam@bulk.test",)

@@ -17,6 +17,20 @@ Direction = Literal["inbound", "outbound"]
 _MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 
 
+# What an address looks like when the full parser gives up on a hostile header value.
+_BARE_ADDRESS = re.compile(r"[^\s<>()\[\]@,;:\"\\]+@[^\s<>()\[\]@,;:\"\\]+")
+
+
+def parsed_addresses(values: list[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs of address header values. The standard library's parser
+    recurses once per nested comment, so "From: ((((…" a few thousand deep raises
+    RecursionError: such a value is read for its bare addresses instead."""
+    try:
+        return getaddresses(values)
+    except (RecursionError, ValueError):
+        return [("", found) for value in values for found in _BARE_ADDRESS.findall(value)]
+
+
 def normalize_address(address: str) -> str:
     """Strip angle brackets and blanks and lowercase, so one mailbox has one key."""
     return printable_text(address).strip().strip("<>").strip().lower()
@@ -91,7 +105,7 @@ class Message:
     @property
     def from_addresses(self) -> tuple[str, ...]:
         """Every address found in every From header field."""
-        found = getaddresses(self.header_values("From"))
+        found = parsed_addresses(self.header_values("From"))
         return tuple(normalize_address(addr) for _, addr in found if addr)
 
     @property
@@ -104,7 +118,7 @@ class Message:
     def visible_recipients(self) -> tuple[str, ...]:
         """Addresses listed in To and Cc."""
         values = self.header_values("To") + self.header_values("Cc")
-        return tuple(normalize_address(a) for _, a in getaddresses(values) if "@" in a)
+        return tuple(normalize_address(a) for _, a in parsed_addresses(values) if "@" in a)
 
     @property
     def message_id(self) -> str | None:
