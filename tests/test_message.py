@@ -299,3 +299,12 @@ def test_a_from_nested_thousands_of_comments_deep_still_yields_its_address() -> 
                       (("From", hostile), ("To", hostile)), b"")
     assert message.from_addresses == ("spam@bulk.test",)
     assert message.visible_recipients == ("spam@bulk.test",)
+
+
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=3))
+def test_any_address_header_gives_normalised_addresses_without_raising(values: list[str]) -> None:
+    headers = tuple(("From", v) for v in values) + tuple(("Cc", v) for v in values)
+    message = Message(Connection("203.0.113.5"), "", (), headers, b"")
+    for address in (*message.from_addresses, *message.visible_recipients):
+        assert address == normalize_address(address)
+        assert address and "\r" not in address and "\n" not in address

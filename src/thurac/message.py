@@ -106,7 +106,8 @@ class Message:
     def from_addresses(self) -> tuple[str, ...]:
         """Every address found in every From header field."""
         found = parsed_addresses(self.header_values("From"))
-        return tuple(normalize_address(addr) for _, addr in found if addr)
+        normalised = (normalize_address(addr) for _, addr in found)
+        return tuple(addr for addr in normalised if addr)  # "\x85" alone normalises to ""
 
     @property
     def header_from(self) -> str:
