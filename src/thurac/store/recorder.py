@@ -244,7 +244,7 @@ class Recorder:
         # Records neither the database nor the spool could take (a full or read-only disk):
         # kept in memory, up to MAX_PENDING, and written with the spool when either answers.
         self._held: list[Record] = []
-        self.writes = Outage("writes", f"history is spooled to {spool.path}" if spool
+        self.writes = Outage("writes", f"history is spooled to {spool.path}" if spool is not None
                              else "history is kept in memory")
         self._thread.start()
 
