@@ -107,3 +107,27 @@ def test_another_process_locking_the_database_for_10s_delays_history_not_mail(
     assert stack.thurac.stop() == 0
     assert events(state) == MESSAGES + extra
     assert "Traceback" not in stack.thurac.log()
+
+
+def test_the_state_directory_moved_away_and_back_costs_no_mail_and_no_history(
+    stack_factory: Callable[..., Stack], counting_sink: CountingSink, tmp_path: Path,
+) -> None:
+    state = tmp_path / "state-dir"
+    stack = start(stack_factory, counting_sink, state)
+    stream = Stream(stack.postfix, MESSAGES, SESSIONS, recipient=f"user@{LOCAL_DOMAIN}",
+                    pause=0.02).start()
+    stream.wait_sent(30)
+    away = tmp_path / "state-dir.away"
+    state.rename(away)  # an unmounted volume, a mistaken mv: the path names nothing
+    stream.wait_sent(70)
+    away.rename(state)
+    result = stream.join()
+    finish(result, stack.postfix, counting_sink).assert_nothing_lost()
+    assert result.accepted == MESSAGES
+
+    extra = nudge_until_recorded(stack, state, MESSAGES)
+    assert stack.thurac.stop() == 0
+    assert events(state) == MESSAGES + extra
+    log = stack.thurac.log()
+    assert log.count(f"the store {state}/thurac.db is gone") == 1, log[-3000:]
+    assert log.count("is there again (the same file)") == 1, log[-3000:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -17,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac.message import Message
-from thurac.store.engine import upgrade
+from thurac.store.engine import database_file, upgrade
 from thurac.store.history import epoch_minute, keys_of, stored_text
 from thurac.store.outage import Outage
 from thurac.store.schema import (
@@ -217,6 +218,43 @@ def purge_buckets(conn: Connection, older_than_minute: int) -> int:
     return result.rowcount or 0
 
 
+class _StoreFile:
+    """A SQLite store's file, watched between batches: open connections keep writing to a
+    file that was deleted or moved away (and to nothing anyone will read), so when the path
+    stops naming the file they opened, they are dropped and the path is opened anew."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._path = database_file(engine.url.render_as_string(hide_password=False))
+        self._identity = self._first = self._stat()
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self._path is None:
+            return None
+        try:
+            found = os.stat(self._path)
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def replaced(self) -> bool:
+        """True once each time the path has stopped naming the file in use."""
+        if self._path is None:
+            return False
+        now = self._stat()
+        if now == self._identity:
+            return False
+        if now is None:
+            log.error("recorder: the store %s is gone; history is spooled until it is back",
+                      self._path)
+        else:
+            log.warning("recorder: the store %s is there again (%s); opening it anew",
+                        self._path, "the same file" if now == self._first else "a new file")
+        self._identity = now
+        self._engine.dispose()  # readers and writers reopen the path
+        return True
+
+
 class Recorder:
     """A background thread that drains a queue into the database in batched transactions.
 
@@ -244,6 +282,7 @@ class Recorder:
         # Records neither the database nor the spool could take (a full or read-only disk):
         # kept in memory, up to MAX_PENDING, and written with the spool when either answers.
         self._held: list[Record] = []
+        self._file = _StoreFile(engine)
         self.writes = Outage("writes", f"history is spooled to {spool.path}" if spool is not None
                              else "history is kept in memory")
         self._thread.start()
@@ -310,6 +349,9 @@ class Recorder:
 
     def _write(self, batch: Iterable[Record]) -> None:
         batch = list(batch)
+        if self._file.replaced():
+            self._migrated = False  # a file that came back may be new and empty
+            self._last_migration = float("-inf")
         if self._spool or self._held:
             # The database was away moments ago: keep the order, spool behind the others.
             self._keep(batch)
@@ -370,6 +412,9 @@ class Recorder:
         if time.monotonic() - self._last_replay < self._replay_every:
             return
         self._last_replay = time.monotonic()
+        if self._file.replaced():
+            self._migrated = False
+            self._last_migration = float("-inf")
         self._migrate_if_needed()
         try:
             with self._engine.begin() as conn:
