@@ -236,3 +236,46 @@ def test_a_store_that_comes_up_empty_before_any_mail_is_migrated_by_the_first_me
     assert UNAVAILABLE not in status
     assert freq_count(report) == 2
     assert stack.thurac.stop() == 0
+
+
+def test_connections_exhausted_by_another_client_cost_no_mail_and_no_history(
+    postgres: TemporaryPostgres, db: Engine, stack_factory: Callable[..., Stack],
+    tmp_path: Path,
+) -> None:
+    import psycopg2
+
+    spool = tmp_path / "spool.jsonl"
+    stack = stack_factory(store_config(postgres, tmp_path))
+    well_run_sender(stack)
+    first, _, _ = send(stack, "before", "user0@example.test")
+    wait_until("first message recorded", lambda: event_counts(db).get(first) == 1, stack)
+
+    # Another client takes every connection max_connections allows; thurac restarts then
+    # (its pool is empty, as after any restart or a dropped connection).
+    stack.thurac.stop()
+    hogs = []
+    try:
+        for _ in range(200):  # bounded: max_connections is 50 here
+            try:
+                hogs.append(psycopg2.connect(postgres.url.replace("+psycopg2", ""),
+                                             connect_timeout=3))
+            except psycopg2.OperationalError as exc:
+                assert "too many clients" in str(exc) or "reserved" in str(exc), exc
+                break
+        print(f"another client holds {len(hogs)} connections")
+        stack.thurac.start()
+        queue_ids = [first]
+        for n in range(3):
+            queue_id, status, _ = send(stack, f"exhausted {n}", f"user{n + 1}@example.test")
+            queue_ids.append(queue_id)
+            assert UNAVAILABLE in status
+        wait_until("3 records spooled", lambda: spool_lines(spool) == 3, stack)
+    finally:
+        for hog in hogs:
+            hog.close()
+    wait_until("spool replayed", lambda: REPLAYED in stack.thurac.log() and not spool.exists(),
+               stack)
+    assert event_counts(db) == {queue_id: 1 for queue_id in queue_ids}
+    log = stack.thurac.log()
+    assert log.count("store reads failing") <= 1 and log.count("store writes failing") == 1
+    assert stack.thurac.stop() == 0
