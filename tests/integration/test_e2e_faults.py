@@ -4,7 +4,6 @@ signal. Every test counts what the clients sent and what came out the other side
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 
@@ -27,10 +26,6 @@ def counting_sink() -> Iterator[CountingSink]:
 def start(stack_factory: Callable[..., Stack], sink: CountingSink, default_action: str) -> Stack:
     return stack_factory({"actions": {"mode": "tag-only"}},
                          postfix={**sink.transports(), "milter_default_action": default_action})
-
-
-def store(stack: Stack) -> sqlite3.Connection:
-    return sqlite3.connect(stack.thurac.config()["database"]["url"].removeprefix("sqlite:///"))
 
 
 def scored_lines(stack: Stack) -> list[str]:
@@ -70,9 +65,9 @@ def test_kill_9_with_default_action_tempfail_loses_nothing_and_retried_mail_is_s
     # Every retried message was scored by the restarted daemon, and the store came back whole.
     assert stack.thurac.stop() == 0
     scored = scored_lines(stack)
-    with store(stack) as db:
+    with stack.thurac.store() as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        events = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    events = stack.thurac.events()
     lost = len(scored) - events
     print(f"history rows lost to kill -9: {lost} of {len(scored)} scored messages")
     assert 0 <= lost <= SESSIONS  # at most the messages whose records were still queued
@@ -111,9 +106,7 @@ def test_sigterm_under_load_stops_at_once_and_writes_queued_history(
 
     log = stack.thurac.log()
     assert "Fatal Python error" not in log and "Traceback" not in log
-    with store(stack) as db:
-        events = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    assert events == len(scored_lines(stack))  # everything it scored, it wrote
+    assert stack.thurac.events() == len(scored_lines(stack))  # everything it scored, it wrote
 
 
 def test_a_second_sigterm_exits_at_once(stack_factory: Callable[..., Stack],

@@ -4,9 +4,7 @@ counted. Under this load thurac used to die of memory corruption (see thurac/wor
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from tests.integration.conftest import LOCAL_DOMAIN, Stack
@@ -23,13 +21,6 @@ DNS_LATENCY = 0.03
 def counting_sink() -> Iterator[CountingSink]:
     with CountingSink() as sink:
         yield sink
-
-
-def store_events(stack: Stack) -> int:
-    database = stack.thurac.config()["database"]["url"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as db:
-        count: Any = db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-    return int(count)
 
 
 def test_twenty_sessions_of_spam_run_lose_nothing_and_the_daemon_survives(
@@ -53,7 +44,7 @@ def test_twenty_sessions_of_spam_run_lose_nothing_and_the_daemon_survives(
         line for line in stack.postfix.log_lines() if "warning:" in line)
 
     assert stack.thurac.stop() == 0
-    assert store_events(stack) == MESSAGES
+    assert stack.thurac.events() == MESSAGES
     assert "Fatal Python error" not in stack.thurac.log()
 
 
@@ -73,9 +64,8 @@ def test_a_hundred_parallel_sessions_neither_deadlock_nor_lose_a_count(
     assert "database is locked" not in log
     assert "THURAC_HISTORY_UNAVAILABLE" not in log  # every verdict had its history
     assert log.count(" direction=inbound ") == messages
-    assert store_events(stack) == messages
+    assert stack.thurac.events() == messages
     # One sender from one address: each of its rate keys counted every message once.
-    database = stack.thurac.config()["database"]["url"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as db:
+    with stack.thurac.store() as db:
         sums = dict(db.execute("SELECT kind, SUM(messages) FROM rate_buckets GROUP BY kind"))
     assert sums == {"sender": messages, "domain": messages, "ip": messages}

@@ -4,6 +4,7 @@ SQLite store and log."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -101,6 +102,15 @@ class Thurac:
 
     def config(self) -> dict[str, Any]:
         return dict(yaml.safe_load(self.config_path.read_text()))
+
+    def store(self) -> sqlite3.Connection:
+        """A connection to its SQLite store, for counting what it recorded."""
+        return sqlite3.connect(self.config()["database"]["url"].removeprefix("sqlite:///"),
+                               timeout=30)
+
+    def events(self) -> int:
+        with self.store() as db:
+            return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
