@@ -107,12 +107,12 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
     def eom(self) -> int:
         started = time.monotonic()
         queue_id = self._macro("i", "{i}") or "NOQUEUE"
+        timeout = self.scanner.verdict_timeout()
         try:
             direction = classify_direction(self.builder.connection(),
                                            self.scanner.settings.local.internal_networks)
             message = self.builder.build(queue_id, direction, datetime.now(UTC))
             # Off libmilter's thread (see workers.py); bounded, or on_error applies.
-            timeout = self.scanner.verdict_timeout()
             outcome = self.workers.run(lambda: self.scanner.scan(message), timeout)
             result = self._apply(message.headers, outcome)
         except TimeoutError:
