@@ -17,8 +17,8 @@ Direction = Literal["inbound", "outbound"]
 _MSGID_RE = re.compile(r"<([^<>\s]{1,500})>")
 
 
-# What an address looks like when the full parser gives up on a hostile header value.
-_BARE_ADDRESS = re.compile(r"[^\s<>()\[\]@,;:\"\\]+@[^\s<>()\[\]@,;:\"\\]+")
+# What separates addresses when the full parser gives up on a hostile header value.
+_ADDRESS_DELIMITERS = re.compile(r"[\s<>()\[\],;:\"\\]+")
 
 
 def parsed_addresses(values: list[str]) -> list[tuple[str, str]]:
@@ -28,7 +28,10 @@ def parsed_addresses(values: list[str]) -> list[tuple[str, str]]:
     try:
         return getaddresses(values)
     except (RecursionError, ValueError):
-        return [("", found) for value in values for found in _BARE_ADDRESS.findall(value)]
+        # One pass over the text (a search for local@domain would rescan long runs).
+        return [("", token) for value in values for token in _ADDRESS_DELIMITERS.split(value)
+                if token.count("@") == 1 and not token.startswith("@")
+                and not token.endswith("@")]
 
 
 def normalize_address(address: str) -> str:
@@ -193,6 +196,11 @@ class MessageBuilder:
     body_size: int = 0
     body_truncated: bool = False
     exact_header_values: bool = False  # see Message.exact_header_values
+    # Fields of these names (lowercase) are kept in `guarded`, in order, past max_headers too:
+    # the milter must see every copy of a header it removes, or a forged verdict placed
+    # after the limit would be delivered.
+    guarded_names: frozenset[str] = frozenset()
+    guarded: list[tuple[str, str]] = field(default_factory=list)
 
     def reset_message(self) -> None:
         """Forget the previous transaction: a connection may carry several messages."""
@@ -200,6 +208,7 @@ class MessageBuilder:
         self.recipients = []
         self.headers = []
         self.headers_dropped = 0
+        self.guarded = []
         self.body_parts = []
         self.body_size = 0
         self.body_truncated = False
@@ -208,6 +217,8 @@ class MessageBuilder:
         self.recipients.extend(normalize_address(r) for r in recipients)
 
     def add_header(self, name: str, value: str) -> None:
+        if name.lower() in self.guarded_names:
+            self.guarded.append((name, value))
         if len(self.headers) >= self.max_headers:
             self.headers_dropped += 1
             return

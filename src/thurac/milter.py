@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import Milter
 
 from thurac.authresults import HEADER as AUTHRES_HEADER
 from thurac.authresults import authentication_results, is_our_authres
-from thurac.headers import is_spam_header, removals, spam_headers
+from thurac.headers import SPAM_HEADERS, is_spam_header, removals, spam_headers
 from thurac.log import log_message
 from thurac.message import MessageBuilder, classify_direction, normalize_address
 from thurac.scanner import Outcome, Scanner
@@ -29,8 +30,12 @@ TEMPFAIL: int = Milter.TEMPFAIL
 # What thurac asks the MTA to allow: add/change headers and quarantine (Postfix hold queue).
 FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE
 # Authentication-Results is prepended (index 0: top of the header), as OpenDKIM and
-# OpenDMARC do: readers look for the topmost one, added by the last hop they trust.
+# OpenDMARC do: readers look for the topmost one, added by the last hop they trust. The
+# X-Spam-* fields and the report follow it.
 AUTHRES_INDEX = 0
+# Header names whose inbound copies thurac may remove: every copy is kept for that, even
+# past milter.max_headers (MessageBuilder.guarded).
+GUARDED_NAMES = frozenset(name.lower() for name in (*SPAM_HEADERS, AUTHRES_HEADER))
 
 
 def _name_or_none(name: str | None) -> str | None:
@@ -54,7 +59,8 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         self.workers = workers
         milter_settings = scanner.settings.milter
         self.builder = MessageBuilder(max_headers=milter_settings.max_headers,
-                                      max_body_bytes=milter_settings.max_body_bytes)
+                                      max_body_bytes=milter_settings.max_body_bytes,
+                                      guarded_names=GUARDED_NAMES)
 
     def _macro(self, *names: str) -> str | None:
         for name in names:
@@ -114,7 +120,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             message = self.builder.build(queue_id, direction, datetime.now(UTC))
             # Off libmilter's thread (see workers.py); bounded, or on_error applies.
             outcome = self.workers.run(lambda: self.scanner.scan(message), timeout)
-            result = self._apply(message.headers, outcome)
+            result = self._apply(self.builder.guarded, outcome)
         except TimeoutError:
             log.error("%s: no verdict within %.1fs; applying on_error=%s", queue_id, timeout,
                       self.scanner.settings.milter.on_error)
@@ -133,7 +139,8 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         except Exception:
             log.exception("%s: could not queue the history record", message.queue_id)
 
-    def _apply(self, headers: tuple[tuple[str, str], ...], outcome: Outcome) -> int:
+    def _apply(self, headers: Sequence[tuple[str, str]], outcome: Outcome) -> int:
+        """`headers`: every inbound field of a name we may remove (MessageBuilder.guarded)."""
         verdict = outcome.verdict
         if verdict is None:
             return ACCEPT
@@ -151,11 +158,14 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             headers, lambda name, value: is_our_authres(name, value, authserv_id)
         ):
             self.chgheader(name, index, "")
+        ours = list(spam_headers(verdict))
         authres = authentication_results(outcome.auth, authserv_id)
         if authres is not None:
-            self._add_header(AUTHRES_HEADER, authres, AUTHRES_INDEX)
-        for name, value in spam_headers(verdict):
-            self._add_header(name, value)
+            ours.insert(0, (AUTHRES_HEADER, authres))
+        # At the top, in this order: a field a sender makes the MTA fold further down (a
+        # name over 998 octets) ends the header section for readers before anything below.
+        for index, (name, value) in enumerate(ours, AUTHRES_INDEX):
+            self._add_header(name, value, index)
         if verdict.action == "quarantine":
             names = ", ".join(s.name for s in verdict.top_symbols(3))
             self.quarantine(sanitize(f"thurac score {verdict.score:.1f}: {names}", 200))
@@ -173,7 +183,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             return TEMPFAIL
         try:
             # Even unscored, the message must not keep a sender's forged verdict.
-            for name, index in removals(self.builder.headers, is_spam_header):
+            for name, index in removals(self.builder.guarded, is_spam_header):
                 self.chgheader(name, index, "")
             self._add_header("X-Thurac-Report", f"not scored: {why}")
         except Exception:

@@ -232,7 +232,9 @@ def test_sendmail_inbound_message_gets_verdict_headers_without_leading_space_neg
     assert report.startswith(f"score={score} action=add_header\n\t")
     assert "\n\tC22_TECH_MAILER(2.5): X-Mailer 'PHPMailer 6.9.1' matches" in report
     for name in ("X-Spam-Flag", "X-Spam-Score", "X-Spam-Status", "X-Thurac-Report"):
-        assert result.header(name).how == "add"
+        # Inserted near the top, below Authentication-Results: a sender's field the MTA
+        # must fold further down cannot end the header section before them.
+        assert result.header(name).how == "insert"
     # As Sendmail writes them into the message: one space after the colon, never two.
     assert sendmail_line("X-Spam-Flag", "YES", SENDMAIL_WITHOUT_LEADSPC) == "X-Spam-Flag: YES"
     assert sendmail_line("X-Spam-Score", result.value("X-Spam-Score"),
