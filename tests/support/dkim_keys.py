@@ -37,7 +37,8 @@ class TestKey:
     bits: int
 
 
-def _probable_prime(n: int) -> bool:
+def probable_prime(n: int) -> bool:
+    """Miller-Rabin; for test keys (the corpus makes its odd-sized ones with it too)."""
     if n < 2:
         return False
     for p in _SMALL_PRIMES:
@@ -64,7 +65,7 @@ def _prime(bits: int) -> int:
     while True:
         # Top two bits set so that p*q has exactly 2*bits bits; odd.
         candidate = secrets.randbits(bits) | (3 << (bits - 2)) | 1
-        if _probable_prime(candidate):
+        if probable_prime(candidate):
             return candidate
 
 
