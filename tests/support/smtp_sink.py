@@ -186,6 +186,9 @@ class _Server(socketserver.ThreadingTCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of Postfix deliveries (a released hold
+    # queue) then waits on connections the sink never completes, until smtp_helo_timeout.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sink: SmtpSink) -> None:
         self.sink = sink
