@@ -9,8 +9,8 @@ from typing import Any
 
 from thurac.checks.base import Check, CheckContext
 from thurac.config import Settings, parse_settings
+from thurac.history import History
 from thurac.message import Connection, Direction, Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 # What every test site looks like unless a test says otherwise: one local domain, one public MX.

@@ -12,9 +12,9 @@ from tests.conftest import ContextFactory
 from tests.support.dns_server import TestDnsServer
 
 from thurac.checks import CHECKS, CheckContext
+from thurac.history import History, WindowCount
 from thurac.message import Message
 from thurac.pipeline import run_checks
-from thurac.store.history import History, WindowCount
 from thurac.symbols import Symbol
 
 HISTORY_SYMBOLS = {"C22_FREQ_SENDER", "C22_FREQ_DOMAIN", "C22_FREQ_IP", "C22_ONE_WAY",

@@ -7,8 +7,8 @@ import time
 from collections.abc import Sequence
 
 from thurac.checks import CHECKS, Check, CheckContext
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 from thurac.text import sanitize
 

@@ -13,10 +13,11 @@ from thurac.checks.dmarc import forced_action
 from thurac.checks.unrelated_recipients import unrelated_of
 from thurac.config import Settings
 from thurac.dns import Resolver
+from thurac.history import History, window_lengths
 from thurac.message import Message
 from thurac.pipeline import run_checks
 from thurac.store.engine import make_engine, upgrade
-from thurac.store.history import History, read_history, window_lengths
+from thurac.store.history import read_history
 from thurac.store.outage import Outage
 from thurac.store.recorder import Record, Recorder, write_record
 from thurac.store.spool import Spool, spool_path_for

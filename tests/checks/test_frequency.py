@@ -11,8 +11,8 @@ from tests.builders import CLIENT_IP, SENDER, local_users, make_message, names, 
 from tests.conftest import ContextFactory
 
 from thurac.checks.frequency import Frequency
+from thurac.history import History, WindowCount
 from thurac.message import Message
-from thurac.store.history import History, WindowCount
 from thurac.symbols import Symbol
 
 CHECK = Frequency()

@@ -14,8 +14,8 @@ from tests.support.dns_server import TestDnsServer
 from thurac.checks.base import CheckContext
 from thurac.checks.one_way_source import OneWaySource
 from thurac.dns import Resolver
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 CHECK = OneWaySource()

@@ -11,8 +11,8 @@ from tests.builders import SENDER, local_users, make_message, names, only, run_c
 from tests.conftest import ContextFactory
 
 from thurac.checks.unrelated_recipients import UnrelatedRecipients, unrelated_of
+from thurac.history import History, WindowCount
 from thurac.message import Message
-from thurac.store.history import History, WindowCount
 from thurac.symbols import Symbol
 
 CHECK = UnrelatedRecipients()

@@ -18,9 +18,10 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from tests.store.test_store import NOW, inbound, record, settings
 
 from thurac.cli import main
+from thurac.history import History
 from thurac.message import Connection, Message
 from thurac.store.engine import current_revision, make_engine, upgrade
-from thurac.store.history import History, read_history
+from thurac.store.history import read_history
 from thurac.store.recorder import Record, Recorder
 from thurac.store.schema import (
     correspondents,

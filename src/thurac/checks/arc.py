@@ -15,8 +15,8 @@ from thurac.auth import ArcOutcome, ArcResult
 from thurac.checks.base import CheckContext
 from thurac.checks.dkim import DKIMPY_LOG, KeyGate
 from thurac.dns import dkim_dnsfunc
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 ARC_HEADERS = ("ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results")

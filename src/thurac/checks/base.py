@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from thurac.auth import AuthResults
 from thurac.config import Settings
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 if TYPE_CHECKING:

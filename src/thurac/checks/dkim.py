@@ -22,8 +22,8 @@ from thurac.auth import DkimOutcome, DkimResult
 from thurac.checks.base import CheckContext
 from thurac.config import DkimSettings
 from thurac.dns import DkimDns, dkim_dnsfunc
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 SIGNATURE_HEADER = "DKIM-Signature"

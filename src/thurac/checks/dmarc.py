@@ -37,8 +37,8 @@ from thurac.checks.base import SHOWN, CheckContext
 from thurac.checks.from_header import from_problem
 from thurac.config import DmarcSettings
 from thurac.dns import DnsSession
+from thurac.history import History
 from thurac.message import Message, domain_of
-from thurac.store.history import History
 from thurac.symbols import Symbol
 from thurac.verdict import Action
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from thurac.checks.base import CheckContext, span_text
+from thurac.history import History, keys_of
 from thurac.message import Message
-from thurac.store.history import History, keys_of
 from thurac.symbols import Symbol
 
 _SYMBOL = {"sender": "C22_FREQ_SENDER", "domain": "C22_FREQ_DOMAIN", "ip": "C22_FREQ_IP"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Literal
 
 from thurac.checks.base import SHOWN, CheckContext
+from thurac.history import History
 from thurac.message import Message, domain_of
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 FromProblem = Literal["FROM_MISSING", "FROM_MULTIPLE"]

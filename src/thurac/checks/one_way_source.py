@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from thurac.checks.base import CheckContext
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 

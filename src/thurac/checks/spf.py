@@ -12,8 +12,8 @@ import ipaddress
 from thurac.auth import SpfResult
 from thurac.checks.base import SHOWN, CheckContext
 from thurac.dns import SpfAnswer, check_spf
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 _SYMBOL = {

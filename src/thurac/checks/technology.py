@@ -7,8 +7,8 @@ import re
 from functools import lru_cache
 
 from thurac.checks.base import SHOWN, CheckContext
+from thurac.history import History
 from thurac.message import Message
-from thurac.store.history import History
 from thurac.symbols import Symbol
 
 _HOSTNAME_RE = re.compile(

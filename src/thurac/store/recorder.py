@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Engine, Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from thurac.history import epoch_minute, keys_of, stored_text
 from thurac.message import Message
 from thurac.store.engine import database_file, upgrade
-from thurac.store.history import epoch_minute, keys_of, stored_text
 from thurac.store.outage import Outage
 from thurac.store.schema import (
     correspondents,

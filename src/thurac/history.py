@@ -1,0 +1,68 @@
+"""What the store knew before a message (the value the checks read), and the keys it is
+counted under. Pure values: the SQL that fills them is in store/history.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from thurac.config import Settings
+from thurac.message import Message
+from thurac.text import printable_text
+
+KEY_KINDS = ("sender", "domain", "ip")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    messages: int = 0
+    recipients: int = 0
+    unrelated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the store knew before this message; `available` is False when it could not be read."""
+
+    available: bool = True
+    # (key kind, window seconds) -> counts before this message; kinds: sender, domain, ip
+    windows: Mapping[tuple[str, int], WindowCount] = field(default_factory=dict)
+    sender_messages: int = 0  # inbound messages seen from the envelope sender, ever
+    sender_written_to: bool = False  # a local user has written to the envelope sender
+    related_recipients: frozenset[str] = frozenset()  # recipients with a prior exchange
+
+    @classmethod
+    def unknown(cls) -> History:
+        """History when the store is away: no penalties that need the past."""
+        return cls(available=False)
+
+    def window(self, kind: str, seconds: int) -> WindowCount:
+        return self.windows.get((kind, seconds), WindowCount())
+
+
+def epoch_minute(when: datetime) -> int:
+    return int(when.timestamp() // 60)
+
+
+def stored_text(value: str, limit: int) -> str:
+    """Text as the store keeps it: valid UTF-8, no NUL (PostgreSQL refuses it), bounded.
+
+    Keys are written and looked up in this form, so a sender's 8-bit junk matches its own rows.
+    """
+    return printable_text(value).replace("\x00", "\ufffd")[:limit]
+
+
+def keys_of(message: Message) -> dict[str, str]:
+    """The rate keys of a message; null senders (bounces) count by client IP only."""
+    keys = {"ip": stored_text(message.connection.client_ip, 320)}
+    if message.sender:
+        keys["sender"] = stored_text(message.sender, 320)
+        keys["domain"] = stored_text(message.sender_domain, 320)
+    return keys
+
+
+def window_lengths(settings: Settings) -> list[int]:
+    lengths = {w.seconds for w in settings.frequency.windows}
+    lengths.add(settings.unrelated_recipients.window)
+    return sorted(lengths)
