@@ -19,7 +19,8 @@ from thurac.pipeline import run_checks
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import read_history
 from thurac.store.outage import Outage
-from thurac.store.recorder import Record, Recorder, write_record
+from thurac.store.record import Record
+from thurac.store.recorder import Recorder, write_record
 from thurac.store.spool import Spool, spool_path_for
 from thurac.verdict import Verdict, decide
 

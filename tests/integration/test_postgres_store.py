@@ -22,7 +22,8 @@ from thurac.history import History
 from thurac.message import Connection, Message
 from thurac.store.engine import current_revision, make_engine, upgrade
 from thurac.store.history import read_history
-from thurac.store.recorder import Record, Recorder
+from thurac.store.record import Record
+from thurac.store.recorder import Recorder
 from thurac.store.schema import (
     correspondents,
     events,

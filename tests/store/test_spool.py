@@ -15,9 +15,10 @@ from thurac.config import DatabaseSettings
 from thurac.errors import StoreError
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import read_history
-from thurac.store.recorder import Record, Recorder
+from thurac.store.record import Record, record_from_dict, record_to_dict
+from thurac.store.recorder import Recorder
 from thurac.store.schema import events, senders
-from thurac.store.spool import Spool, record_from_dict, record_to_dict, spool_path_for
+from thurac.store.spool import Spool, spool_path_for
 from thurac.symbols import Symbol
 from thurac.verdict import decide
 

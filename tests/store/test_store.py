@@ -16,7 +16,8 @@ from thurac.config import Settings, parse_settings
 from thurac.message import Connection, Message
 from thurac.store.engine import current_revision, make_engine, upgrade
 from thurac.store.history import read_history
-from thurac.store.recorder import Record, Recorder, purge_buckets, write_record
+from thurac.store.record import Record
+from thurac.store.recorder import Recorder, purge_buckets, write_record
 from thurac.store.schema import events, header_log, metadata, rate_buckets
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

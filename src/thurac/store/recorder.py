@@ -8,19 +8,19 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac.history import epoch_minute, keys_of, stored_text
-from thurac.message import Message
 from thurac.store.engine import database_file, upgrade
 from thurac.store.outage import Outage
+from thurac.store.record import Record
 from thurac.store.schema import (
     correspondents,
     events,
@@ -29,10 +29,7 @@ from thurac.store.schema import (
     senders,
     sent_messages,
 )
-from thurac.verdict import Verdict
-
-if TYPE_CHECKING:
-    from thurac.store.spool import Spool
+from thurac.store.spool import Spool
 
 log = logging.getLogger("thurac.recorder")
 
@@ -41,16 +38,6 @@ MAX_PENDING = 50000  # records held in memory while the database is away
 PURGE_EVERY = 600.0  # seconds between deletions of expired rate buckets
 RETRIES = 3  # attempts per batch before it is spooled (or split, if the data is at fault)
 REPLAY_EVERY = 30.0  # seconds between attempts to replay the spool while the database is away
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What happened to one message, as the recorder needs it."""
-
-    message: Message
-    verdict: Verdict | None  # None for outbound mail, which is not scored
-    unrelated: tuple[str, ...]
-    is_local: Callable[[str], bool]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,18 +9,13 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from thurac.config import DatabaseSettings
 from thurac.errors import StoreError
-from thurac.message import Connection, Message
-from thurac.store.recorder import Record
-from thurac.symbols import Symbol
-from thurac.verdict import Verdict
+from thurac.store.record import Record, record_from_dict, record_to_dict
 
 log = logging.getLogger("thurac.spool")
 
@@ -43,44 +38,6 @@ def spool_path_for(database: DatabaseSettings) -> Path:
     where = "-".join(str(part) for part in (url.get_backend_name(), url.host or "local",
                                              url.port or "", url.database or "") if part)
     return STATE_DIR / f"{_UNSAFE.sub('_', where)}.spool.jsonl"
-
-
-def record_to_dict(record: Record) -> dict[str, Any]:
-    """What the recorder writes about a message, as JSON-able values (the body is never kept)."""
-    msg, verdict = record.message, record.verdict
-    conn = msg.connection
-    return {
-        "connection": [conn.client_ip, conn.client_name, conn.helo, conn.tls_version,
-                       conn.auth_user],
-        "sender": msg.sender,
-        "recipients": list(msg.recipients),
-        "headers": [list(h) for h in msg.headers],
-        "queue_id": msg.queue_id,
-        "received_at": msg.received_at.isoformat(),
-        "direction": msg.direction,
-        "exact": msg.exact_header_values,
-        "verdict": None if verdict is None else {
-            "score": verdict.score, "required": verdict.required, "action": verdict.action,
-            "intended": verdict.intended,
-            "symbols": [[s.name, s.score, s.reason] for s in verdict.symbols],
-        },
-        "unrelated": list(record.unrelated),
-    }
-
-
-def record_from_dict(data: dict[str, Any], is_local: Callable[[str], bool]) -> Record:
-    ip, name, helo, tls, auth = data["connection"]
-    message = Message(
-        Connection(ip, name, helo, tls, auth), data["sender"], tuple(data["recipients"]),
-        tuple((n, v) for n, v in data["headers"]), b"", queue_id=data["queue_id"],
-        received_at=datetime.fromisoformat(data["received_at"]), direction=data["direction"],
-        exact_header_values=data["exact"],
-    )
-    v = data["verdict"]
-    verdict = None if v is None else Verdict(
-        v["score"], v["required"], v["action"], v["intended"],
-        tuple(Symbol(n, s, r) for n, s, r in v["symbols"]))
-    return Record(message, verdict, tuple(data["unrelated"]), is_local)
 
 
 class Spool:
