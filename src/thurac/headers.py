@@ -9,6 +9,7 @@ from thurac.verdict import Verdict
 
 SPAM_HEADERS = ("X-Spam-Flag", "X-Spam-Score", "X-Spam-Status", "X-Thurac-Report")
 MAX_REPORT_LINES = 40  # symbols listed in X-Thurac-Report
+MAX_REPORT_LINE = 300  # bytes of one of them, folded: well under SMTP's 998
 
 
 def spam_headers(verdict: Verdict) -> list[tuple[str, str]]:
@@ -24,7 +25,7 @@ def spam_headers(verdict: Verdict) -> list[tuple[str, str]]:
         # them readable and the header safe for every relay and mail client.
         line = f"{symbol.name}({symbol.score:g}): {symbol.reason}"
         lines.append(sanitize(printable_text(line).encode("ascii", "backslashreplace")
-                              .decode("ascii"), 300))
+                              .decode("ascii"), MAX_REPORT_LINE))
     if len(ranked) > MAX_REPORT_LINES:
         lines.append(f"... {len(ranked) - MAX_REPORT_LINES} more")
     return [

@@ -45,10 +45,17 @@ def _name_or_none(name: str | None) -> str | None:
     return name
 
 
+# Replies and the hold reason name the symbols that weighed most, within SMTP's reply line
+# (512 octets with the code) and Postfix's log line.
+REPLY_SYMBOLS = 3
+REPLY_MAX_BYTES = 400
+HOLD_REASON_MAX_BYTES = 200
+
+
 def reject_text(verdict: Verdict) -> str:
     """Short 5xx text naming the top symbols (no "%": libmilter would show it doubled)."""
-    names = ", ".join(s.name for s in verdict.top_symbols(3)) or "score"
-    return sanitize(f"Rejected as spam: {names}", 400).replace("%", "")
+    names = ", ".join(s.name for s in verdict.top_symbols(REPLY_SYMBOLS)) or "score"
+    return sanitize(f"Rejected as spam: {names}", REPLY_MAX_BYTES).replace("%", "")
 
 
 class ThuracMilter(Milter.Base):  # type: ignore[misc]
@@ -167,8 +174,9 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         for index, (name, value) in enumerate(ours, AUTHRES_INDEX):
             self._add_header(name, value, index)
         if verdict.action == "quarantine":
-            names = ", ".join(s.name for s in verdict.top_symbols(3))
-            self.quarantine(sanitize(f"thurac score {verdict.score:.1f}: {names}", 200))
+            names = ", ".join(s.name for s in verdict.top_symbols(REPLY_SYMBOLS))
+            reason = f"thurac score {verdict.score:.1f}: {names}"
+            self.quarantine(sanitize(reason, HOLD_REASON_MAX_BYTES))
         return ACCEPT
 
     def _add_header(self, name: str, value: str, index: int = -1) -> None:

@@ -13,6 +13,7 @@ from thurac.symbols import Symbol
 from thurac.text import sanitize
 
 log = logging.getLogger("thurac.pipeline")
+MAX_REASON = 200  # bytes of a failed check's exception text in its symbol's reason
 
 
 def run_checks(
@@ -36,6 +37,6 @@ def run_checks(
             found.extend(check.check(message, history, ctx))
         except Exception as exc:  # one broken check must not cost the message
             log.exception("%s: check %s failed", message.queue_id, check.name)
-            reason = sanitize(f"{check.name} skipped: {type(exc).__name__}: {exc}", 200)
+            reason = sanitize(f"{check.name} skipped: {type(exc).__name__}: {exc}", MAX_REASON)
             found.append(ctx.symbol("THURAC_CHECK_ERROR", reason))
     return found
