@@ -18,7 +18,7 @@ import thurac.checks
 from thurac.checks import CHECKS
 from thurac.symbols import CATALOGUE
 
-NOT_CHECKS = {"base"}  # the protocol itself
+NOT_CHECKS = {"base", "dkim_dns", "spf_dns"}  # the protocol; library adapters beside checks
 PIPELINE_GROUP = "thurac"  # symbols the pipeline emits about itself, not about the mail
 
 

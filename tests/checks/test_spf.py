@@ -19,8 +19,9 @@ from tests.support.dns_server import TestDnsServer
 
 from thurac.checks.base import CheckContext
 from thurac.checks.spf import Spf
+from thurac.checks.spf_dns import check_spf
 from thurac.config import Settings
-from thurac.dns import Resolver, check_spf
+from thurac.dns import Resolver
 from thurac.message import Message
 from thurac.symbols import Symbol
 

@@ -13,8 +13,8 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 
 from thurac.auth import ArcOutcome, ArcResult
 from thurac.checks.base import CheckContext
-from thurac.checks.dkim import DKIMPY_LOG, KeyGate
-from thurac.dns import dkim_dnsfunc
+from thurac.checks.dkim import DKIMPY_LOG
+from thurac.checks.dkim_dns import KeyGate, dkim_dnsfunc
 from thurac.history import History
 from thurac.message import Message
 from thurac.symbols import Symbol

@@ -2,9 +2,9 @@
 
 dkimpy does the cryptography; this module decides what its answers mean.  dkimpy answers one
 True/False per signature whether the key was missing, the DNS was down or the body was altered,
-so the facts it hides are gathered on the side: DNS failures by our ``dnsfunc`` (thurac.dns), key
-sizes by :class:`KeyGate`, which also refuses keys outside the configured sizes before dkimpy
-does any RSA work on them.
+so the facts it hides are gathered on the side, in checks/dkim_dns.py: DNS failures by our
+``dnsfunc``, key sizes by ``KeyGate``, which also refuses keys outside the configured sizes
+before dkimpy does any RSA work on them.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 
 from thurac.auth import DkimOutcome, DkimResult
 from thurac.checks.base import CheckContext
+from thurac.checks.dkim_dns import KeyGate, dkim_dnsfunc
 from thurac.config import DkimSettings
-from thurac.dns import DkimDns, dkim_dnsfunc
 from thurac.history import History
 from thurac.message import Message
 from thurac.symbols import Symbol
@@ -49,67 +49,6 @@ class DkimpyLog(logging.LoggerAdapter[logging.Logger]):
 
 
 DKIMPY_LOG = DkimpyLog(_log)
-
-
-class KeyGate:
-    """A dkimpy ``dnsfunc`` that applies the key-size policy before dkimpy uses a key.
-
-    It fetches the key record through a :class:`~thurac.dns.DkimDns` and withholds from dkimpy
-    (which then sees "no key" and computes nothing) RSA keys below ``min_bits`` (RFC 8301: not
-    acceptable) or above ``max_bits`` (legal, but refused to bound verification cost), revoked
-    keys and unparsable records.  ed25519 keys (RFC 8463) have one size and pass as they are.
-    ``problems`` says why keys were withheld, ``weak`` whether one was too small, ``key_bits``
-    and ``key_type`` describe the last key seen.  DNS failures are in ``dns.failures``.
-    """
-
-    def __init__(self, dns: DkimDns, min_bits: int, max_bits: int) -> None:
-        self.dns = dns
-        self.min_bits = min_bits
-        self.max_bits = max_bits
-        self.key_bits: int | None = None
-        self.key_type = ""
-        self.weak = False
-        self.problems: list[str] = []
-
-    def __call__(self, name: bytes | str, timeout: float | None = None) -> bytes | None:
-        record = self.dns(name, timeout)
-        shown = (name.decode("ascii", "replace") if isinstance(name, bytes) else name).rstrip(".")
-        if record is None:
-            lookup = self.dns.last
-            if lookup is not None and not lookup.temperror:
-                status = "NXDOMAIN" if lookup.status == "nxdomain" else "no TXT record"
-                self.problems.append(f"no key at {shown} ({status})")
-            return None
-        try:
-            tags = parse_tag_value(record)
-        except InvalidTagValueList:
-            self.problems.append(f"key record at {shown} cannot be parsed")
-            return None
-        if not tags.get(b"p", b"").strip():
-            # RFC 6376 3.6.1: an empty p= means the key has been revoked.
-            self.problems.append(f"key at {shown} is revoked (empty p=)")
-            return None
-        try:
-            _, bits, ktag, _ = dkim.evaluate_pk(name, record)
-        except (dkim.DKIMException, ValueError, TypeError):  # binascii.Error is a ValueError
-            self.problems.append(f"key record at {shown} cannot be parsed")
-            return None
-        self.key_bits = int(bits) if bits is not None else None
-        self.key_type = ktag.decode("ascii") if isinstance(ktag, bytes) else str(ktag or "")
-        if self.key_type == "rsa" and self.key_bits is not None:
-            if self.key_bits < self.min_bits:
-                self.weak = True
-                self.problems.append(
-                    f"{self.key_bits}-bit RSA key below dkim.min_key_bits ({self.min_bits})"
-                )
-                return None
-            if self.key_bits > self.max_bits:
-                self.problems.append(
-                    f"{self.key_bits}-bit RSA key above dkim.max_key_bits ({self.max_bits}), "
-                    "refused"
-                )
-                return None
-        return record
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """SPF (RFC 7208) on the envelope sender, or the HELO name for bounces.
 
 pyspf evaluates the record; every lookup goes through the message's DnsSession
-(thurac.dns.check_spf), so the per-message DNS budget bounds SPF too, and a DNS
+(checks/spf_dns.py), so the per-message DNS budget bounds SPF too, and a DNS
 failure is SPF_TEMPERROR, never SPF_FAIL.
 """
 
@@ -11,7 +11,7 @@ import ipaddress
 
 from thurac.auth import SpfResult
 from thurac.checks.base import SHOWN, CheckContext
-from thurac.dns import SpfAnswer, check_spf
+from thurac.checks.spf_dns import SpfAnswer, check_spf
 from thurac.history import History
 from thurac.message import Message
 from thurac.symbols import Symbol
