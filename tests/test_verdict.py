@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from tests.builders import make_settings
 
+from thurac.policy import Override
 from thurac.symbols import Symbol
 from thurac.verdict import Verdict, decide
 
@@ -16,7 +17,8 @@ def scored(*scores: float) -> list[Symbol]:
 
 
 def verdict(*scores: float, force: Any = None, **actions: Any) -> Verdict:
-    return decide(scored(*scores), make_settings(actions=actions).actions, force=force)
+    imposed = [Override(force, "test", "imposed by the test")] if force else []
+    return decide(scored(*scores), make_settings(actions=actions).actions, imposed)
 
 
 @pytest.mark.parametrize(

@@ -65,3 +65,11 @@ class AuthResults:
     @property
     def empty(self) -> bool:
         return self.spf is None and not self.dkim and self.dmarc is None and self.arc is None
+
+
+def trusted_arc_sealer(auth: AuthResults) -> str | None:
+    """The trusted ARC sealer that vouches for this message, if one does."""
+    arc = auth.arc
+    if arc is not None and arc.result == "pass" and arc.trusted:
+        return arc.sealer or "(unnamed sealer)"
+    return None

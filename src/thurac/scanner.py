@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from thurac import policy
 from thurac.auth import AuthResults
 from thurac.checks import CheckContext
-from thurac.checks.dmarc import forced_action
 from thurac.checks.unrelated_recipients import unrelated_of
 from thurac.config import Settings
 from thurac.dns import Resolver
@@ -69,9 +69,9 @@ class Scanner:
         history = self.history(message)
         ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
         symbols = run_checks(message, history, ctx)
-        # A DMARC p=reject/quarantine failure may impose its action (dmarc.honor_*).
-        force = forced_action(ctx.auth, settings.dmarc)
-        return Outcome(decide(symbols, settings.actions, force=force), history, ctx.auth)
+        # Policies may impose an action whatever the score (policy/).
+        imposed = policy.overrides(ctx.auth, settings)
+        return Outcome(decide(symbols, settings.actions, imposed), history, ctx.auth)
 
     def verdict_timeout(self) -> float:
         """Longest a scan may take before the milter gives up on it and applies on_error."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from thurac.config import ActionSettings
 from thurac.symbols import Symbol
+
+if TYPE_CHECKING:
+    from thurac.policy.base import Override
 
 Action = Literal["accept", "add_header", "tempfail", "quarantine", "reject"]
 _SEVERITY: dict[Action, int] = {
@@ -34,9 +37,10 @@ class Verdict:
 
 
 def decide(symbols: Iterable[Symbol], actions: ActionSettings,
-           force: Action | None = None) -> Verdict:
-    """The action of the highest threshold the score reaches, or `force` if more severe
-    (e.g. a DMARC p=reject failure when dmarc.honor_reject is on); tag-only never blocks."""
+           overrides: Iterable[Override] = ()) -> Verdict:
+    """The action of the highest threshold the score reaches, or the most severe override
+    if more severe (policy/: e.g. a DMARC p=reject failure with dmarc.honor_reject on);
+    tag-only never blocks."""
     found = tuple(symbols)
     # Rounded as shown in X-Spam-Score, so the flag never disagrees with the printed score.
     score = round(sum(s.score for s in found), 1)
@@ -52,8 +56,9 @@ def decide(symbols: Iterable[Symbol], actions: ActionSettings,
             _SEVERITY[action] > _SEVERITY[intended]
         ):
             intended = action
-    if force is not None and _SEVERITY[force] > _SEVERITY[intended]:
-        intended = force
+    for override in overrides:
+        if _SEVERITY[override.action] > _SEVERITY[intended]:
+            intended = override.action
     action = intended
     if actions.mode == "tag-only" and _SEVERITY[intended] > _SEVERITY["add_header"]:
         action = "add_header"

@@ -24,16 +24,15 @@ from thurac.checks.dmarc import (
     Dmarc,
     DmarcRecord,
     aligned,
-    forced_action,
     organizational_domain,
     parse_record,
 )
 from thurac.config import DmarcSettings, Settings
 from thurac.dns import Resolver
 from thurac.message import Connection, Message
+from thurac.policy.dmarc_honour import forced_action
 from thurac.scanner import open_scanner
 from thurac.symbols import Symbol
-from thurac.verdict import decide
 
 CHECK = Dmarc()
 TIMEOUT = 0.3
@@ -351,45 +350,6 @@ def test_untrusted_arc_sealer_changes_nothing(zones: TestDnsServer) -> None:
 
 
 # -- the YAML switches -------------------------------------------------------------------------
-
-
-def failed(policy: Any) -> AuthResults:
-    return AuthResults(dmarc=DmarcResult("fail", "bank.test", policy))
-
-
-@pytest.mark.parametrize(
-    ("policy", "honor_reject", "honor_quarantine", "expected"),
-    [
-        ("reject", True, False, "reject"),
-        ("reject", False, False, None),
-        ("reject", False, True, "quarantine"),
-        ("quarantine", True, False, None),
-        ("quarantine", False, True, "quarantine"),
-        ("none", True, True, None),
-        (None, True, True, None),
-    ],
-)
-def test_forced_action_follows_the_switches(policy: Any, honor_reject: bool,
-                                            honor_quarantine: bool, expected: Any) -> None:
-    settings = DmarcSettings(honor_reject=honor_reject, honor_quarantine=honor_quarantine)
-    assert forced_action(failed(policy), settings) == expected
-
-
-def test_forced_action_is_only_for_failures() -> None:
-    settings = DmarcSettings(honor_reject=True, honor_quarantine=True)
-    for result in ("pass", "none", "temperror", "permerror"):
-        auth = AuthResults(dmarc=DmarcResult(result, "bank.test", "reject"))
-        assert forced_action(auth, settings) is None
-    assert forced_action(AuthResults(), settings) is None
-
-
-def test_forced_reject_beats_a_low_score_but_not_tag_only_mode() -> None:
-    force = forced_action(failed("reject"), DmarcSettings(honor_reject=True))
-    verdict = decide([], make_settings().actions, force=force)
-    assert (verdict.action, verdict.intended) == ("reject", "reject")
-    tag_only = make_settings(actions={"mode": "tag-only"}).actions
-    verdict = decide([], tag_only, force=force)
-    assert (verdict.action, verdict.intended) == ("add_header", "reject")
 
 
 def spoofed_bank_mail() -> Message:

@@ -21,7 +21,7 @@ Decisions, following "a temporary failure may delay a message, never condemn it"
 - A failure is overridden when a trusted ARC sealer vouches for the message
   (ctx.auth.arc passes and is trusted): the result stays fail (it is what the
   domain's policy says), the symbol becomes DMARC_FAIL_NONE with the override in
-  its reason, and forced_action() does not force anything.
+  its reason, and policy/dmarc_honour.py does not force anything.
 """
 
 from __future__ import annotations
@@ -32,15 +32,13 @@ from typing import Literal
 
 from publicsuffixlist import PublicSuffixList
 
-from thurac.auth import AuthResults, DmarcPolicy, DmarcResult
+from thurac.auth import AuthResults, DmarcPolicy, DmarcResult, trusted_arc_sealer
 from thurac.checks.base import SHOWN, CheckContext
 from thurac.checks.from_header import from_problem
-from thurac.config import DmarcSettings
 from thurac.dns import DnsSession
 from thurac.history import History
 from thurac.message import Message, domain_of
 from thurac.symbols import Symbol
-from thurac.verdict import Action
 
 # Distinct From domains whose policy is looked up for a multi-author message: each
 # costs up to two DNS queries, and a hostile From header may list hundreds.
@@ -193,31 +191,6 @@ def discover(session: DnsSession, domain: str) -> Discovery:
     return Discovery("none", author, where=author, detail=f"no DMARC record for {author}")
 
 
-def arc_override(auth: AuthResults) -> str | None:
-    """The trusted ARC sealer that vouches for this message, if one does."""
-    arc = auth.arc
-    if arc is not None and arc.result == "pass" and arc.trusted:
-        return arc.sealer or "(unnamed sealer)"
-    return None
-
-
-def forced_action(auth: AuthResults, settings: DmarcSettings) -> Action | None:
-    """The action a DMARC failure imposes when the YAML switches say to honour the policy.
-
-    p=reject → reject (honor_reject); p=quarantine → quarantine (honor_quarantine);
-    a p=reject failure is at least quarantined when only honor_quarantine is on.
-    Nothing is forced for a pass, a temperror, or a failure a trusted ARC sealer vouches for.
-    """
-    result = auth.dmarc
-    if result is None or result.result != "fail" or arc_override(auth) is not None:
-        return None
-    if result.policy == "reject" and settings.honor_reject:
-        return "reject"
-    if result.policy in ("reject", "quarantine") and settings.honor_quarantine:
-        return "quarantine"
-    return None
-
-
 def _evidence(auth: AuthResults, domain: str, record: DmarcRecord
               ) -> tuple[str | None, str | None, str]:
     """(aligned pass, aligned temperror, what was seen) for one author domain."""
@@ -286,7 +259,7 @@ class Dmarc:
     def _fail(ctx: CheckContext, domain: str, policy: DmarcPolicy | None,
               reason: str) -> Symbol:
         """Record a failure; a trusted ARC sealer turns its symbol into DMARC_FAIL_NONE."""
-        sealer = arc_override(ctx.auth)
+        sealer = trusted_arc_sealer(ctx.auth)
         if sealer is not None:
             reason = f"{reason}; overridden: trusted ARC sealer {sealer[:SHOWN]} passed"
         ctx.auth.dmarc = DmarcResult("fail", domain, policy, reason)
