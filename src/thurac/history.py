@@ -3,7 +3,7 @@ counted under. Pure values: the SQL that fills them is in store/history.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +39,11 @@ class History:
 
     def window(self, kind: str, seconds: int) -> WindowCount:
         return self.windows.get((kind, seconds), WindowCount())
+
+    def unrelated(self, recipients: Sequence[str]) -> tuple[str, ...]:
+        """Those of `recipients` with no prior exchange with the sender (the check judges
+        them; the recorder counts them)."""
+        return tuple(r for r in recipients if r not in self.related_recipients)
 
 
 def epoch_minute(when: datetime) -> int:

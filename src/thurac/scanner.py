@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from thurac import policy
 from thurac.auth import AuthResults
 from thurac.checks import CheckContext
-from thurac.checks.unrelated_recipients import unrelated_of
 from thurac.config import Settings
 from thurac.dns import Resolver
 from thurac.history import History, window_lengths
@@ -101,7 +100,8 @@ class Scanner:
         return restart
 
     def _record_of(self, message: Message, outcome: Outcome) -> Record:
-        unrelated = unrelated_of(message, outcome.history) if message.direction == "inbound" else ()
+        unrelated = (outcome.history.unrelated(message.recipients)
+                     if message.direction == "inbound" else ())
         return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address)
 
     def record(self, message: Message, outcome: Outcome) -> None:

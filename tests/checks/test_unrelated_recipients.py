@@ -10,7 +10,7 @@ import pytest
 from tests.builders import SENDER, local_users, make_message, names, only, run_check
 from tests.conftest import ContextFactory
 
-from thurac.checks.unrelated_recipients import UnrelatedRecipients, unrelated_of
+from thurac.checks.unrelated_recipients import UnrelatedRecipients
 from thurac.history import History, WindowCount
 from thurac.message import Message
 from thurac.symbols import Symbol
@@ -116,10 +116,10 @@ def test_one_stranger_among_correspondents_brings_the_ratio_penalty_back(
     assert only(found, "C22_UNRELATED_RATIO").reason.startswith("49/52 recipients unrelated")
 
 
-def test_unrelated_of_lists_exactly_the_strangers(context: ContextFactory) -> None:
+def test_history_lists_exactly_the_strangers_among_the_recipients(context: ContextFactory) -> None:
     users = local_users(3)
     history = History(related_recipients=frozenset({users[1]}))
-    assert unrelated_of(make_message(recipients=users), history) == (users[0], users[2])
+    assert history.unrelated(make_message(recipients=users).recipients) == (users[0], users[2])
 
 
 def test_unreadable_history_gives_no_unrelated_penalty(context: ContextFactory) -> None:

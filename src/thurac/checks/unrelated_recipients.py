@@ -8,11 +8,6 @@ from thurac.message import Message
 from thurac.symbols import Symbol
 
 
-def unrelated_of(message: Message, history: History) -> tuple[str, ...]:
-    """Recipients of this message with no prior exchange with its sender."""
-    return tuple(r for r in message.recipients if r not in history.related_recipients)
-
-
 class UnrelatedRecipients:
     name = "unrelated_recipients"
     symbols = ("C22_UNRELATED_RATIO", "C22_UNRELATED_RCPT")
@@ -21,7 +16,7 @@ class UnrelatedRecipients:
         settings = ctx.settings.unrelated_recipients
         if not settings.enabled or not history.available or not message.sender:
             return []
-        unrelated = unrelated_of(message, history)
+        unrelated = history.unrelated(message.recipients)
         if message.recipients and not unrelated:
             return []  # mail to correspondents only is exchange, as in the frequency check
         found: list[Symbol] = []
