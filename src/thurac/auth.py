@@ -7,12 +7,19 @@ them) reads it; the milter writes Authentication-Results (RFC 8601) from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 SpfOutcome = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
 DkimOutcome = Literal["pass", "fail", "neutral", "policy", "none", "temperror", "permerror"]
 DmarcOutcome = Literal["pass", "fail", "none", "temperror", "permerror"]
 ArcOutcome = Literal["pass", "fail", "none"]
+# The words, once: what each method's result may be (RFC 8601 2.7).
+OUTCOMES: dict[str, frozenset[str]] = {
+    "spf": frozenset(get_args(SpfOutcome)),
+    "dkim": frozenset(get_args(DkimOutcome)),
+    "dmarc": frozenset(get_args(DmarcOutcome)),
+    "arc": frozenset(get_args(ArcOutcome)),
+}
 DmarcPolicy = Literal["none", "quarantine", "reject"]
 
 

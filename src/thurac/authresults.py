@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from thurac.auth import AuthResults, DkimResult
+from thurac.auth import OUTCOMES, AuthResults, DkimResult
 from thurac.text import sanitize
 
 HEADER = "Authentication-Results"
@@ -28,12 +28,6 @@ _FOLD = ";\n\t"  # one method per continuation line, as RFC 8601's own examples
 _TOKEN = re.compile(r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+")
 # A dot-atom local part (RFC 5322 3.2.3): the addr-spec form of a pvalue needs no quoting.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_RESULTS: dict[str, frozenset[str]] = {
-    "spf": frozenset({"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}),
-    "dkim": frozenset({"pass", "fail", "neutral", "policy", "none", "temperror", "permerror"}),
-    "dmarc": frozenset({"pass", "fail", "none", "temperror", "permerror"}),
-    "arc": frozenset({"pass", "fail", "none"}),
-}
 
 
 def _ascii(text: str, limit: int) -> str:
@@ -73,7 +67,7 @@ def _comment(text: str) -> str:
 
 def _result(method: str, result: str) -> str:
     """The result keyword, or permerror for anything outside the method's vocabulary."""
-    return result if result in _RESULTS[method] else "permerror"
+    return result if result in OUTCOMES[method] else "permerror"
 
 
 def _reason(reason: str) -> str:

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 
-from thurac.auth import SpfResult
+from thurac.auth import OUTCOMES, SpfResult
 from thurac.checks.base import SHOWN, CheckContext
 from thurac.checks.spf_dns import SpfAnswer, check_spf
 from thurac.history import History
 from thurac.message import Message
 from thurac.symbols import Symbol
 
-_SYMBOL = {
-    "pass": "SPF_PASS",
-    "fail": "SPF_FAIL",
-    "softfail": "SPF_SOFTFAIL",
-    "neutral": "SPF_NEUTRAL",
-    "none": "SPF_NONE",
-    "temperror": "SPF_TEMPERROR",
-    "permerror": "SPF_PERMERROR",
-}
+_SYMBOL = {outcome: f"SPF_{outcome.upper()}" for outcome in OUTCOMES["spf"]}
 
 
 def _reason(answer: SpfAnswer, ip: str) -> str:

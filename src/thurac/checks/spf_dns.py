@@ -8,6 +8,7 @@ from typing import Literal
 
 import spf
 
+from thurac.auth import OUTCOMES, SpfOutcome
 from thurac.dns import DnsSession, parse_mx
 
 # -- pyspf adapter -------------------------------------------------------------
@@ -25,10 +26,7 @@ from thurac.dns import DnsSession, parse_mx
 # void-lookup limit (spf.MAX_VOID_LOOKUPS) lives in the base ``dns()``, which
 # we replace, so it is counted again below.
 
-SpfVerdict = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
-_SPF_VERDICTS: frozenset[str] = frozenset(
-    {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}
-)
+_SPF_VERDICTS = OUTCOMES["spf"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class SpfAnswer:
     pyspf's counts at the end of the evaluation.
     """
 
-    result: SpfVerdict
+    result: SpfOutcome
     identity: Literal["mailfrom", "helo"]
     domain: str
     mechanism: str = ""
