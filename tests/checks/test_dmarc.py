@@ -24,11 +24,11 @@ from thurac.checks.dmarc import (
     Dmarc,
     DmarcRecord,
     aligned,
-    organizational_domain,
     parse_record,
 )
 from thurac.config import DmarcSettings, Settings
 from thurac.dns import Resolver
+from thurac.domains import organizational_domain
 from thurac.message import Connection, Message
 from thurac.policy.dmarc_honour import forced_action
 from thurac.scanner import open_scanner

@@ -26,16 +26,14 @@ Decisions, following "a temporary failure may delay a message, never condemn it"
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Literal
-
-from publicsuffixlist import PublicSuffixList
 
 from thurac.auth import AuthResults, DmarcPolicy, DmarcResult, trusted_arc_sealer
 from thurac.checks.base import SHOWN, CheckContext
 from thurac.checks.from_header import from_problem
 from thurac.dns import DnsSession
+from thurac.domains import normal_domain, organizational_domain
 from thurac.history import History
 from thurac.message import Message, domain_of
 from thurac.symbols import Symbol
@@ -55,43 +53,6 @@ _FAIL_SYMBOL: dict[DmarcPolicy | None, str] = {
 }
 
 Alignment = Literal["r", "s"]
-
-_psl: PublicSuffixList | None = None
-_psl_lock = threading.Lock()
-
-
-def _public_suffixes() -> PublicSuffixList:
-    """The Public Suffix List, parsed on first use (about 50 ms) and shared by all threads."""
-    global _psl
-    if _psl is None:
-        with _psl_lock:
-            if _psl is None:
-                _psl = PublicSuffixList()
-    return _psl
-
-
-def normal_domain(domain: str) -> str:
-    """Lowercase, no trailing dot, A-labels for internationalised names (as DKIM d= is)."""
-    text = domain.strip().rstrip(".").lower()
-    if text.isascii():
-        return text
-    try:
-        return text.encode("idna").decode("ascii")
-    except UnicodeError:
-        return text  # not a valid IDN: it will not align with anything, nor resolve
-
-
-def organizational_domain(domain: str) -> str:
-    """RFC 7489 3.2: the registrable domain (one label below the public suffix).
-
-    A domain that is itself a public suffix (or not a domain at all) is its own
-    organisational domain.
-    """
-    name = normal_domain(domain)
-    if not name:
-        return name
-    return _public_suffixes().privatesuffix(name) or name
-
 
 def aligned(domain: str, author_domain: str, mode: Alignment) -> bool:
     """Strict: the same name; relaxed: the same organisational domain."""
