@@ -46,7 +46,8 @@ class Scanner:
         self.engine = engine
         self.resolver = resolver
         self.recorder = recorder
-        self.reads = Outage("reads", "mail is scored without history")
+        self.reads = Outage("reads", engine.url.render_as_string(hide_password=True),
+                            "mail is scored without history")
 
     def history(self, message: Message) -> History:
         """The one read per message; a store failure degrades to 'unknown', never to an error."""
@@ -54,9 +55,7 @@ class Scanner:
             with self.engine.connect() as conn:
                 history = read_history(conn, message, self.settings)
         except Exception as exc:
-            # The driver's own words, without SQLAlchemy's statement dump; once per outage.
-            self.reads.failed(self.engine.url.render_as_string(hide_password=True),
-                              getattr(exc, "orig", None) or exc)
+            self.reads.failed(exc)  # logged once per outage
             return History.unknown()
         self.reads.ok()
         return history

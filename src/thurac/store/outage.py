@@ -12,10 +12,12 @@ log = logging.getLogger("thurac.store")
 
 
 class Outage:
-    """The state of one kind of store access (`what`: "reads" or "writes")."""
+    """The state of one kind of store access (`what`: "reads" or "writes") to the store at
+    `where` (its URL, password hidden)."""
 
-    def __init__(self, what: str, consequence: str) -> None:
+    def __init__(self, what: str, where: str, consequence: str) -> None:
         self.what = what
+        self.where = where
         self.consequence = consequence
         self.since: float | None = None
         self.failures = 0
@@ -25,7 +27,11 @@ class Outage:
     def down(self) -> bool:
         return self.since is not None
 
-    def failed(self, where: str, error: object) -> None:
+    def failed(self, error: object) -> None:
+        """`error`: an exception (the driver's own words are shown, without SQLAlchemy's
+        statement dump) or a sentence."""
+        error = getattr(error, "orig", None) or error
+        where = self.where
         with self._lock:
             self.failures += 1
             if self.since is not None:

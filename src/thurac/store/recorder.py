@@ -270,7 +270,8 @@ class Recorder:
         # kept in memory, up to MAX_PENDING, and written with the spool when either answers.
         self._held: list[Record] = []
         self._file = _StoreFile(engine)
-        self.writes = Outage("writes", f"history is spooled to {spool.path}" if spool is not None
+        self.writes = Outage("writes", engine.url.render_as_string(hide_password=True),
+                             f"history is spooled to {spool.path}" if spool is not None
                              else "history is kept in memory")
         self._thread.start()
 
@@ -336,9 +337,7 @@ class Recorder:
 
     def _write(self, batch: Iterable[Record]) -> None:
         batch = list(batch)
-        if self._file.replaced():
-            self._migrated = False  # a file that came back may be new and empty
-            self._last_migration = float("-inf")
+        self._notice_replaced_file()
         if self._spool or self._held:
             # The database was away moments ago: keep the order, spool behind the others.
             self._keep(batch)
@@ -356,23 +355,28 @@ class Recorder:
                 # The database is away (refused, down, locked, file gone), not the data bad.
                 unreachable = isinstance(exc, OperationalError | InterfaceError) or (
                     isinstance(exc, DBAPIError) and exc.connection_invalidated)
+                error = exc
                 log.debug("recorder: writing %d record(s) failed (attempt %d): %s",
-                          len(batch), attempt + 1, getattr(exc, "orig", None) or exc)
-                error = getattr(exc, "orig", None) or exc
+                          len(batch), attempt + 1, error)
                 time.sleep(0.2 * (attempt + 1))
         if (unreachable or not self._migrated) and self._spool is not None:
             # Not migrated: the tables may be missing; the data is not at fault either.
-            self.writes.failed(self._engine.url.render_as_string(hide_password=True),
-                               error if unreachable else "store not migrated yet")
+            self.writes.failed(error if unreachable else "store not migrated yet")
             self._keep(batch)
             return
-        log.error("recorder: writing %d record(s) failed: %s", len(batch), error)
+        log.error("recorder: writing %d record(s) failed: %s", len(batch),
+                  getattr(error, "orig", None) or error)
         if len(batch) > 1:
             # One poisoned record must not cost the history of the whole batch.
             for record in batch:
                 self._write([record])
             return
         log.error("recorder: gave up on the history of %s", batch[0].message.queue_id)
+
+    def _notice_replaced_file(self) -> None:
+        if self._file.replaced():
+            self._migrated = False  # a file that came back may be new and empty
+            self._last_migration = float("-inf")
 
     def _keep(self, batch: list[Record]) -> None:
         """To the spool, or, when the spool cannot take them either, to memory (bounded)."""
@@ -399,9 +403,7 @@ class Recorder:
         if time.monotonic() - self._last_replay < self._replay_every:
             return
         self._last_replay = time.monotonic()
-        if self._file.replaced():
-            self._migrated = False
-            self._last_migration = float("-inf")
+        self._notice_replaced_file()
         self._migrate_if_needed()
         try:
             with self._engine.begin() as conn:
@@ -417,9 +419,7 @@ class Recorder:
                 self._spool.clear()
             self._held = []
         except Exception as exc:
-            log.debug("recorder: spool not replayed yet: %s", getattr(exc, "orig", None) or exc)
-            self.writes.failed(self._engine.url.render_as_string(hide_password=True),
-                               getattr(exc, "orig", None) or exc)
+            self.writes.failed(exc)
             return
         self.writes.ok()
         where = self._spool.path if self._spool is not None else "memory"
