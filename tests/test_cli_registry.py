@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import pkgutil
 
 import thurac.cli
@@ -16,7 +17,8 @@ def test_every_command_file_is_registered() -> None:
 
 
 def test_every_command_answers_to_its_own_name() -> None:
-    parser = build_parser()
     for command in COMMANDS:
         assert command.__name__.rsplit(".", 1)[1] == command.NAME  # type: ignore[attr-defined]
-    assert parser.parse_args(["symbols"]).command == "symbols"
+    (commands,) = [action for action in build_parser()._actions
+                   if isinstance(action, argparse._SubParsersAction)]
+    assert sorted(commands.choices) == sorted(command.NAME for command in COMMANDS)
