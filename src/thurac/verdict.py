@@ -25,6 +25,8 @@ class Verdict:
     action: Action  # what the MTA is told
     intended: Action  # what enforce mode would have done (differs in tag-only mode)
     symbols: tuple[Symbol, ...]
+    policy: str | None = None  # the per-recipient policy used (policies:), None: the default
+    overrides: tuple[str, ...] = ()  # why an override imposed the action, in plain words
 
     @property
     def is_spam(self) -> bool:
@@ -37,7 +39,7 @@ class Verdict:
 
 
 def decide(symbols: Iterable[Symbol], actions: ActionSettings,
-           overrides: Iterable[Override] = ()) -> Verdict:
+           overrides: Iterable[Override] = (), policy: str | None = None) -> Verdict:
     """The action of the highest threshold the score reaches, or the most severe override
     if more severe (policy/: e.g. a DMARC p=reject failure with dmarc.honor_reject on);
     tag-only never blocks."""
@@ -56,10 +58,12 @@ def decide(symbols: Iterable[Symbol], actions: ActionSettings,
             _SEVERITY[action] > _SEVERITY[intended]
         ):
             intended = action
+    imposed: list[str] = []
     for override in overrides:
         if _SEVERITY[override.action] > _SEVERITY[intended]:
             intended = override.action
+            imposed.append(f"{override.source}: {override.reason}")
     action = intended
     if actions.mode == "tag-only" and _SEVERITY[intended] > _SEVERITY["add_header"]:
         action = "add_header"
-    return Verdict(score, actions.add_header, action, intended, found)
+    return Verdict(score, actions.add_header, action, intended, found, policy, tuple(imposed))

@@ -9,6 +9,8 @@ from thurac.history import History, WindowCount, epoch_minute, keys_of, stored_t
 from thurac.message import Message
 from thurac.store.schema import correspondents, rate_buckets, senders, sent_messages
 
+# A pair is related once the local user wrote to the remote, or released its held mail.
+_WROTE_OR_RELEASED = (correspondents.c.sent > 0) | (correspondents.c.released > 0)
 # Built once with bound parameters: SQLAlchemy caches the compiled SQL, a read costs values.
 _BUCKETS = (
     select(rate_buckets.c.kind, rate_buckets.c.key, rate_buckets.c.minute,
@@ -19,11 +21,11 @@ _BUCKETS = (
 _SENDER = select(
     select(senders.c.messages).where(senders.c.address == bindparam("sender"))
     .scalar_subquery(),
-    exists().where(correspondents.c.remote == bindparam("sender"), correspondents.c.sent > 0),
+    exists().where(correspondents.c.remote == bindparam("sender"), _WROTE_OR_RELEASED),
 )
 _RELATED = (
     select(correspondents.c.local)
-    .where(correspondents.c.remote == bindparam("sender"), correspondents.c.sent > 0,
+    .where(correspondents.c.remote == bindparam("sender"), _WROTE_OR_RELEASED,
            correspondents.c.local.in_(bindparam("rcpts", expanding=True)))
 )
 _REPLIED_TO = (

@@ -41,6 +41,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
             "score": verdict.score, "required": verdict.required, "action": verdict.action,
             "intended": verdict.intended,
             "symbols": [[s.name, s.score, s.reason] for s in verdict.symbols],
+            "policy": verdict.policy, "overrides": list(verdict.overrides),
         },
         "unrelated": list(record.unrelated),
     }
@@ -57,5 +58,6 @@ def record_from_dict(data: dict[str, Any], is_local: Callable[[str], bool]) -> R
     v = data["verdict"]
     verdict = None if v is None else Verdict(
         v["score"], v["required"], v["action"], v["intended"],
-        tuple(Symbol(n, s, r) for n, s, r in v["symbols"]))
+        tuple(Symbol(n, s, r) for n, s, r in v["symbols"]), v.get("policy"),
+        tuple(v.get("overrides", ())))
     return Record(message, verdict, tuple(data["unrelated"]), is_local)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -40,6 +41,8 @@ events = Table(
     Column("score", Float),
     Column("action", String(16), nullable=False),
     Column("symbols", Text, nullable=False),  # JSON list of {name, score, reason}
+    Column("policy", String(64)),  # the per-recipient policy used (policies:), None: default
+    Index("ix_events_message_id", "message_id"),
 )
 
 # Raw header block of every message, kept at least 180 days (Decree 91/2020 art. 10.6).
@@ -62,6 +65,8 @@ correspondents = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False),
     Column("sent", Integer, nullable=False, default=0),  # local -> remote
     Column("received", Integer, nullable=False, default=0),  # remote -> local
+    # Held messages from remote to local released by an operator: the user wanted that mail.
+    Column("released", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_correspondents_remote", "remote"),
 )
 
@@ -92,4 +97,30 @@ sent_messages = Table(
     Column("message_id", String(500), primary_key=True),
     Column("local", String(320), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Allow/block list entries managed with `thurac list` (the YAML `lists:` entries are not here).
+lists = Table(
+    "lists", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list", String(8), nullable=False),  # allow | block
+    Column("kind", String(16), nullable=False),  # address | domain | from-domain | ip | helo
+    Column("value", String(320), nullable=False),  # normalised (lower case, CIDR in full)
+    Column("reason", String(500), nullable=False),
+    Column("added_by", String(100), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    UniqueConstraint("list", "kind", "value", name="uq_lists_entry"),
+)
+
+# Quarantined messages an operator released: false positives, for explain and the reports.
+releases = Table(
+    "releases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue_id", String(64), nullable=False, index=True),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="SET NULL")),
+    Column("released_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("released_by", String(100), nullable=False),
+    Column("sender", String(320), nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list
 )
