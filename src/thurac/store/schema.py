@@ -42,6 +42,7 @@ events = Table(
     Column("action", String(16), nullable=False),
     Column("symbols", Text, nullable=False),  # JSON list of {name, score, reason}
     Column("policy", String(64)),  # the per-recipient policy used (policies:), None: default
+    Column("overrides", Text),  # JSON list: why a policy imposed the action (None: none did)
     Index("ix_events_message_id", "message_id"),
 )
 

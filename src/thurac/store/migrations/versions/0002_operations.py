@@ -49,12 +49,14 @@ def upgrade() -> None:
                                    server_default="0"))
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("policy", sa.String(64)))
+        batch.add_column(sa.Column("overrides", sa.Text))
     op.create_index("ix_events_message_id", "events", ["message_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_events_message_id", "events")
     with op.batch_alter_table("events") as batch:
+        batch.drop_column("overrides")
         batch.drop_column("policy")
     with op.batch_alter_table("correspondents") as batch:
         batch.drop_column("released")
