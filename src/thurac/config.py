@@ -7,6 +7,7 @@ import os
 import re
 import socket
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from thurac.errors import ConfigError
+from thurac.lists import EntryError, Kind, ListEntry, ListName, normal_value
 from thurac.symbols import CATALOGUE, default_scores
 
 ENV_VAR = "THURAC_CONFIG"
@@ -275,6 +277,81 @@ class ArcSettings(_Section):
     trusted_sealers: tuple[str, ...] = ()
 
 
+class ListEntrySettings(_Section):
+    """One `lists.allow` / `lists.block` entry of the YAML file."""
+
+    kind: Kind
+    value: str
+    reason: str = ""
+    expires: date | datetime | None = None  # a date; past it the entry no longer applies
+
+    @model_validator(mode="after")
+    def _value_form(self) -> ListEntrySettings:
+        try:
+            object.__setattr__(self, "value", normal_value(self.kind, self.value))
+        except EntryError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def entry(self, list_name: ListName) -> ListEntry:
+        expires = self.expires
+        if isinstance(expires, date) and not isinstance(expires, datetime):
+            expires = datetime(expires.year, expires.month, expires.day, tzinfo=UTC)
+        elif isinstance(expires, datetime) and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return ListEntry(list_name, self.kind, self.value, self.reason, "",
+                         None, expires, "yaml")
+
+
+DnsListName = Annotated[str, Field(pattern=r"^[A-Z0-9_]{1,32}$")]
+
+
+class DnsListSettings(_Section):
+    """A list kept by others, asked over DNS: a DNSBL (client IPs) or an RHSBL (domains)."""
+
+    name: DnsListName  # the symbol is DNSBL_<name>
+    zone: str
+    kind: Literal["ip", "domain"] = "ip"
+    # RHSBL: which domains are looked up
+    identities: tuple[Literal["sender", "from", "helo"], ...] = ("sender", "from")
+    # Answers that count as listed; empty: any 127.0.0.0/8 answer except 127.255.255.0/24
+    # (what Spamhaus and others answer for refused or over-quota queries).
+    codes: tuple[AddressField, ...] = ()
+    score: float = 3.0
+
+    @field_validator("zone")
+    @classmethod
+    def _zone_form(cls, value: str) -> str:
+        try:
+            return normal_value("domain", value).lstrip(".")
+        except EntryError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def symbol(self) -> str:
+        return f"DNSBL_{self.name}"
+
+
+class ListsSettings(_Section):
+    # Seconds between reads of the store's `thurac list` entries (a change applies within it).
+    refresh_seconds: Annotated[float, Field(gt=0, le=5)] = 5.0
+    allow: tuple[ListEntrySettings, ...] = ()
+    block: tuple[ListEntrySettings, ...] = ()
+    dns: tuple[DnsListSettings, ...] = ()
+
+    @field_validator("dns")
+    @classmethod
+    def _unique_names(cls, value: tuple[DnsListSettings, ...]) -> tuple[DnsListSettings, ...]:
+        names = [zone.name for zone in value]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"name(s) used twice: {', '.join(doubled)}")
+        return value
+
+    def entries(self) -> list[ListEntry]:
+        return ([e.entry("allow") for e in self.allow] + [e.entry("block") for e in self.block])
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -290,6 +367,7 @@ class Settings(_Section):
     dkim: DkimSettings = DkimSettings()
     dmarc: DmarcSettings = DmarcSettings()
     arc: ArcSettings = ArcSettings()
+    lists: ListsSettings = ListsSettings()
 
     @field_validator("scores", mode="before")
     @classmethod
@@ -303,7 +381,14 @@ class Settings(_Section):
         return {**default_scores(), **value}
 
     def score(self, name: str) -> float:
-        return self.scores.get(name, CATALOGUE[name].default_score)
+        if name in self.scores:
+            return self.scores[name]
+        if name in CATALOGUE:
+            return CATALOGUE[name].default_score
+        for zone in self.lists.dns:  # DNSBL_<name>: declared by the config itself
+            if zone.symbol == name:
+                return zone.score
+        raise KeyError(name)
 
 
 def _shown(name: object) -> str:

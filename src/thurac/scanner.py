@@ -15,8 +15,10 @@ from thurac.dns import Resolver
 from thurac.history import History, window_lengths
 from thurac.message import Message
 from thurac.pipeline import run_checks
+from thurac.policy import ListIndex, PolicyInput
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import read_history
+from thurac.store.lists import StoreLists
 from thurac.store.outage import Outage
 from thurac.store.record import Record
 from thurac.store.recorder import Recorder, write_record
@@ -48,6 +50,18 @@ class Scanner:
         self.recorder = recorder
         self.reads = Outage("reads", engine.url.render_as_string(hide_password=True),
                             "mail is scored without history")
+        self.store_lists = StoreLists(engine, settings.lists.refresh_seconds)
+        self._index: tuple[tuple[int, int], ListIndex] = ((-1, 0), ListIndex())
+
+    def lists(self, settings: Settings) -> ListIndex:
+        """The YAML entries and the store's, indexed once per change of either."""
+        stored = self.store_lists.entries()
+        key = (self.store_lists.generation, id(settings.lists))
+        known_key, index = self._index
+        if known_key != key:
+            index = ListIndex([*settings.lists.entries(), *stored])
+            self._index = (key, index)
+        return index
 
     def history(self, message: Message) -> History:
         """The one read per message; a store failure degrades to 'unknown', never to an error."""
@@ -67,8 +81,10 @@ class Scanner:
         history = self.history(message)
         ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
         symbols = run_checks(message, history, ctx)
-        # Policies may impose an action whatever the score (policy/).
-        imposed = policy.overrides(ctx.auth, settings)
+        # List hits add symbols; policies may impose an action whatever the score (policy/).
+        judgements, imposed = policy.judge(
+            PolicyInput(message, ctx.auth, settings, self.lists(settings)))
+        symbols.extend(s for j in judgements for s in j.symbols)
         return Outcome(decide(symbols, settings.actions, imposed), history, ctx.auth)
 
     def verdict_timeout(self) -> float:
@@ -95,6 +111,7 @@ class Scanner:
         ) if before != after]
         if new.dns != old.dns:
             self.resolver = make_resolver(new)
+        self.store_lists.refresh = new.lists.refresh_seconds
         self.settings = new
         return restart
 

@@ -110,6 +110,13 @@ CATALOGUE: dict[str, SymbolInfo] = _declare(
     SymbolInfo("ARC_NONE", 0.0, "arc", "The message carries no ARC chain"),
     SymbolInfo("ARC_TRUSTED", 0.0, "arc",
                "A trusted ARC sealer vouches for the original authentication"),
+    # Allow and block lists (Decree 91/2020 art. 10.3): YAML `lists:` and `thurac list`
+    SymbolInfo("ALLOWLIST", -20.0, "lists",
+               "An allow-list entry matches an authenticated identity (or the client IP)"),
+    SymbolInfo("ALLOWLIST_NOT_AUTHENTICATED", 0.0, "lists",
+               "An allow-list entry matches, but the identity is not authenticated: ignored"),
+    SymbolInfo("BLOCKLIST", 20.0, "lists", "A block-list entry matches"),
+    # DNSBL_<NAME>: one per `lists.dns` zone, named and scored in the YAML file
     # thurac itself
     SymbolInfo("THURAC_CHECK_ERROR", 0.0, "thurac",
                "A check failed internally and was skipped"),

@@ -6,13 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.builders import make_settings
+from tests.builders import make_message, make_settings
 
 from thurac.auth import AuthResults, DmarcResult
-from thurac.config import DmarcSettings
-from thurac.policy import overrides
+from thurac.config import DmarcSettings, Settings
+from thurac.policy import ListIndex, Override, PolicyInput, judge
 from thurac.policy.dmarc_honour import forced_action
 from thurac.verdict import decide
+
+
+def overrides(auth: AuthResults, settings: Settings) -> tuple[Override, ...]:
+    return judge(PolicyInput(make_message(), auth, settings, ListIndex()))[1]
 
 
 def failed(policy: Any) -> AuthResults:

@@ -9,6 +9,7 @@ from thurac.checks.arc import Arc
 from thurac.checks.base import Check, CheckContext
 from thurac.checks.dkim import Dkim
 from thurac.checks.dmarc import Dmarc
+from thurac.checks.dns_lists import DnsLists
 from thurac.checks.frequency import Frequency
 from thurac.checks.from_header import FromHeader
 from thurac.checks.one_way_source import OneWaySource
@@ -21,6 +22,7 @@ CHECKS: tuple[Check, ...] = (
     OneWaySource(),
     UnrelatedRecipients(),
     Technology(),
+    DnsLists(),
     Spf(),
     Dkim(),
     Arc(),

@@ -1,21 +1,22 @@
-"""Overrides the verdict consumes: decisions that impose an action whatever the score (the
-DMARC honour switches now; allow/block lists, per-recipient policies and account suspension
-later). Each policy is a small object in a file of its own, registered in POLICIES, in the
-order they are asked. Like checks, policies are pure: no milter, no store, no SQLAlchemy."""
+"""What the verdict consumes beside the checks' symbols: list hits (symbols) and decisions
+that impose an action whatever the score (the DMARC honour switches; per-recipient policies
+and account suspension later). Each policy is a small object in a file of its own,
+registered in POLICIES, in the order they are asked. Like checks, policies are pure: no
+milter, no store, no SQLAlchemy; the store's list entries reach them as a ListIndex."""
 
 from __future__ import annotations
 
-from thurac.auth import AuthResults
-from thurac.config import Settings
-from thurac.policy.base import Override, Policy
+from thurac.policy.allow_block import AllowBlock
+from thurac.policy.base import Judgement, Override, Policy, PolicyInput
 from thurac.policy.dmarc_honour import DmarcHonour
+from thurac.policy.lists import ListIndex
 
-__all__ = ["POLICIES", "Override", "Policy", "overrides"]
+__all__ = ["POLICIES", "Judgement", "ListIndex", "Override", "Policy", "PolicyInput", "judge"]
 
-POLICIES: tuple[Policy, ...] = (DmarcHonour(),)
+POLICIES: tuple[Policy, ...] = (AllowBlock(), DmarcHonour())
 
 
-def overrides(auth: AuthResults, settings: Settings) -> tuple[Override, ...]:
-    """What every policy imposes on this message (most are silent)."""
-    found = (policy.override(auth, settings) for policy in POLICIES)
-    return tuple(o for o in found if o is not None)
+def judge(facts: PolicyInput) -> tuple[list[Judgement], tuple[Override, ...]]:
+    """What every policy says about this message (most are silent)."""
+    said = [policy.judge(facts) for policy in POLICIES]
+    return said, tuple(j.override for j in said if j.override is not None)

@@ -4,8 +4,8 @@ dmarc.honor_quarantine): the sender's domain asks for it, whatever the score."""
 from __future__ import annotations
 
 from thurac.auth import AuthResults, trusted_arc_sealer
-from thurac.config import DmarcSettings, Settings
-from thurac.policy.base import Override
+from thurac.config import DmarcSettings
+from thurac.policy.base import SILENT, Judgement, Override, PolicyInput
 from thurac.verdict import Action
 
 
@@ -26,11 +26,13 @@ def forced_action(auth: AuthResults, settings: DmarcSettings) -> Action | None:
 
 class DmarcHonour:
     name = "dmarc_honour"
+    symbols: tuple[str, ...] = ()
 
-    def override(self, auth: AuthResults, settings: Settings) -> Override | None:
-        action = forced_action(auth, settings.dmarc)
+    def judge(self, facts: PolicyInput) -> Judgement:
+        auth = facts.auth
+        action = forced_action(auth, facts.settings.dmarc)
         if action is None or auth.dmarc is None:
-            return None
+            return SILENT
         switch = "honor_reject" if action == "reject" else "honor_quarantine"
-        return Override(action, self.name, f"DMARC p={auth.dmarc.policy} failure for "
-                        f"{auth.dmarc.domain} (dmarc.{switch})")
+        return Judgement(override=Override(action, self.name, f"DMARC p={auth.dmarc.policy} "
+                         f"failure for {auth.dmarc.domain} (dmarc.{switch})"))
