@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -352,6 +353,52 @@ class ListsSettings(_Section):
         return ([e.entry("allow") for e in self.allow] + [e.entry("block") for e in self.block])
 
 
+class ActionOverrides(_Section):
+    """The `actions:` keys a recipient policy may change; the rest come from `actions:`."""
+
+    mode: Literal["enforce", "tag-only"] | None = None
+    add_header: float | None = None
+    quarantine: float | None = None
+    reject: float | None = None
+    tempfail: float | None = None
+
+
+# Sections a recipient policy may switch off (their `enabled` key).
+SWITCHABLE_CHECKS = ("frequency", "one_way_source", "unrelated_recipients", "technology",
+                     "spf", "dkim", "dmarc", "arc")
+
+
+class RecipientPolicy(_Section):
+    """`policies.<recipient>`: a stricter or looser way to judge mail to some recipients."""
+
+    actions: ActionOverrides = ActionOverrides()
+    scores: dict[str, float] = Field(default_factory=dict)
+    disable: tuple[Literal[SWITCHABLE_CHECKS], ...] = ()  # type: ignore[valid-type]
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            unknown = sorted(set(value) - set(CATALOGUE), key=str)
+            if unknown:
+                raise ValueError(f"unknown symbol(s) {', '.join(_shown(n) for n in unknown)}")
+        return value
+
+
+def policy_actions(actions: ActionSettings, policy: RecipientPolicy) -> ActionSettings:
+    """`actions:` with the policy's changes on top (validated like `actions:` itself)."""
+    changed = policy.actions.model_dump(exclude_none=True)
+    return ActionSettings.model_validate({**actions.model_dump(), **changed})
+
+
+def _policy_key(key: str) -> str:
+    kind = "address" if "@" in key else "domain"
+    try:
+        return normal_value(kind, key)
+    except EntryError as exc:
+        raise ValueError(f"policy key {key!r}: {exc}") from None
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -368,6 +415,31 @@ class Settings(_Section):
     dmarc: DmarcSettings = DmarcSettings()
     arc: ArcSettings = ArcSettings()
     lists: ListsSettings = ListsSettings()
+    # Keyed by recipient address, domain, or .domain (it and its subdomains).
+    policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _policy_keys(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        return {_policy_key(str(key)): policy for key, policy in value.items()}
+
+    @field_validator("policies", mode="after")
+    @classmethod
+    def _policies_apply(cls, value: dict[str, RecipientPolicy],
+                        info: ValidationInfo) -> dict[str, RecipientPolicy]:
+        # Each policy's thresholds, merged onto actions:, must make sense on their own.
+        actions = info.data.get("actions")
+        if actions is None:
+            return value  # actions: itself is wrong; that error is reported
+        for key, policy in value.items():
+            try:
+                policy_actions(actions, policy)
+            except ValidationError as exc:
+                problem = " ".join(exc.errors()[0]["msg"].removeprefix("Value error, ").split())
+                raise ValueError(f"{key}.actions: {problem}") from None
+        return value
 
     @field_validator("scores", mode="before")
     @classmethod

@@ -41,6 +41,8 @@ def message_line(message: Message, verdict: Verdict | None, elapsed_ms: float) -
         ]
         if verdict.intended != verdict.action:
             parts.append(f"would={verdict.intended}")
+        if verdict.policy is not None:
+            parts.append(f"policy={sanitize(verdict.policy, 320)}")
         parts.append(f"symbols={symbols or '-'}")
     else:
         parts.append("action=learn")

@@ -15,7 +15,7 @@ from thurac.dns import Resolver
 from thurac.history import History, window_lengths
 from thurac.message import Message
 from thurac.pipeline import run_checks
-from thurac.policy import ListIndex, PolicyInput
+from thurac.policy import ListIndex, PolicyInput, recipients
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.history import read_history
 from thurac.store.lists import StoreLists
@@ -77,7 +77,9 @@ class Scanner:
     def scan(self, message: Message) -> Outcome:
         if message.direction == "outbound":
             return Outcome(None, History.unknown())
-        settings = self.settings  # one configuration per message, even across a reload
+        # One configuration per message, even across a reload; the recipients' policy on it.
+        policy_key = recipients.choose(self.settings, message.recipients)
+        settings = recipients.judged_under(self.settings, policy_key)
         history = self.history(message)
         ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
         symbols = run_checks(message, history, ctx)
@@ -85,7 +87,8 @@ class Scanner:
         judgements, imposed = policy.judge(
             PolicyInput(message, ctx.auth, settings, self.lists(settings)))
         symbols.extend(s for j in judgements for s in j.symbols)
-        return Outcome(decide(symbols, settings.actions, imposed), history, ctx.auth)
+        verdict = decide(symbols, settings.actions, imposed, policy_key)
+        return Outcome(verdict, history, ctx.auth)
 
     def verdict_timeout(self) -> float:
         """Longest a scan may take before the milter gives up on it and applies on_error."""

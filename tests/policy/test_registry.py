@@ -11,7 +11,8 @@ from tests.checks.test_layering import forbidden, imported_modules
 import thurac.policy
 from thurac.policy import POLICIES
 
-NOT_POLICIES = {"base", "lists"}  # what a policy is; list matching (allow_block uses it)
+# what a policy is; list matching (allow_block uses it); which settings judge a message
+NOT_POLICIES = {"base", "lists", "recipients"}
 
 
 def test_every_policy_file_is_registered_under_its_own_name() -> None:
