@@ -130,7 +130,8 @@ def test_high_score_is_rejected_with_550_naming_top_symbols(
     assert ctx.rc == Milter.REJECT
     code, xcode, text = ctx._reply
     assert (code, xcode) == ("550", "5.7.1")
-    assert text.startswith("Rejected as spam: ") and "C22_TECH_MAILER" in text
+    assert text.startswith("Rejected as spam (Circular 22/2021 art. 4.3c, sending technology: ")
+    assert "C22_TECH_MAILER" in text and text.endswith("]") and "[queue id " in text
 
 
 def test_middle_score_goes_to_quarantine(scanner_with: Callable[..., Scanner]) -> None:

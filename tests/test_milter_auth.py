@@ -133,7 +133,7 @@ def test_rejected_message_gets_no_headers(tmp_path: Path, dns: TestDnsServer) ->
     ctx = send(tmp_path, dns, raw, ip=SPOOFER_IP, dmarc={"honor_reject": True})
     assert ctx.rc == Milter.REJECT
     assert ctx._reply[:2] == ("550", "5.7.1")
-    assert "DMARC_FAIL_REJECT" in ctx._reply[2]
+    assert "(sender authentication: DMARC p=reject failure for" in ctx._reply[2]
     assert ctx.edits == []
 
 

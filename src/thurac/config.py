@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -399,6 +400,48 @@ def _policy_key(key: str) -> str:
         raise ValueError(f"policy key {key!r}: {exc}") from None
 
 
+REPLY_PLACEHOLDERS = frozenset({"criterion", "queue_id", "score"})
+REPLY_TEMPLATE_MAX = 300  # characters: room left for the criterion within SMTP's line
+
+
+def _template_form(value: str) -> str:
+    if not value.isascii():
+        raise ValueError("must be ASCII (write Vietnamese without diacritics: SMTP replies "
+                         "are 7-bit unless the client asked for SMTPUTF8)")
+    if not value.isprintable():
+        raise ValueError("must be one line of printable text")
+    if len(value) > REPLY_TEMPLATE_MAX:
+        raise ValueError(f"longer than {REPLY_TEMPLATE_MAX} characters")
+    unknown = set(re.findall(r"\{(\w*)\}", value)) - REPLY_PLACEHOLDERS
+    if unknown:
+        known = ", ".join("{" + p + "}" for p in sorted(REPLY_PLACEHOLDERS))
+        raise ValueError(f"unknown placeholder(s) "
+                         f"{', '.join('{' + u + '}' for u in sorted(unknown))}; known: {known}")
+    return value
+
+
+ReplyTemplate = Annotated[str, AfterValidator(_template_form)]
+
+
+class ReplyTemplates(_Section):
+    reject: ReplyTemplate
+    tempfail: ReplyTemplate
+
+
+class RepliesSettings(_Section):
+    """Reject and tempfail texts; {criterion} names the criterion with what was measured."""
+
+    language: Literal["en", "vi"] = "en"
+    en: ReplyTemplates = ReplyTemplates(
+        reject="Rejected as spam ({criterion}) [queue id {queue_id}]",
+        tempfail="Deferred as suspected spam ({criterion}), try again later "
+                 "[queue id {queue_id}]")
+    vi: ReplyTemplates = ReplyTemplates(
+        reject="Thu bi tu choi la thu rac ({criterion}) [ma hang doi {queue_id}]",
+        tempfail="Thu tam hoan vi nghi la thu rac ({criterion}), vui long gui lai sau "
+                 "[ma hang doi {queue_id}]")
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -415,6 +458,7 @@ class Settings(_Section):
     dmarc: DmarcSettings = DmarcSettings()
     arc: ArcSettings = ArcSettings()
     lists: ListsSettings = ListsSettings()
+    replies: RepliesSettings = RepliesSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

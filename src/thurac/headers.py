@@ -20,7 +20,8 @@ def spam_headers(verdict: Verdict) -> list[tuple[str, str]]:
               f"required={verdict.required:.1f} tests={names or 'none'}")
     policy = f" policy={sanitize(verdict.policy, 100)}" if verdict.policy else ""
     lines = [f"score={verdict.score:.1f} action={verdict.intended}{policy}"]
-    lines += [sanitize(f"override {why}", MAX_REPORT_LINE) for why in verdict.overrides]
+    lines += [sanitize(f"override {o.source}: {o.reason}", MAX_REPORT_LINE)
+              for o in verdict.overrides]
     ranked = sorted(verdict.symbols, key=lambda s: (-s.score, s.name))
     for symbol in ranked[:MAX_REPORT_LINES]:
         # 7-bit clean: quoted sender values may hold any script; backslash escapes keep

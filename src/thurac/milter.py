@@ -15,9 +15,9 @@ from thurac.authresults import authentication_results, is_our_authres
 from thurac.headers import SPAM_HEADERS, is_spam_header, removals, spam_headers
 from thurac.log import log_message
 from thurac.message import MessageBuilder, classify_direction, normalize_address
+from thurac.replies import reply_text
 from thurac.scanner import Outcome, Scanner
 from thurac.text import sanitize
-from thurac.verdict import Verdict
 from thurac.workers import VerdictWorkers
 
 log = logging.getLogger("thurac.milter")
@@ -45,17 +45,9 @@ def _name_or_none(name: str | None) -> str | None:
     return name
 
 
-# Replies and the hold reason name the symbols that weighed most, within SMTP's reply line
-# (512 octets with the code) and Postfix's log line.
-REPLY_SYMBOLS = 3
-REPLY_MAX_BYTES = 400
+# The hold reason names the symbols that weighed most, within Postfix's log line.
+HOLD_SYMBOLS = 3
 HOLD_REASON_MAX_BYTES = 200
-
-
-def reject_text(verdict: Verdict) -> str:
-    """Short 5xx text naming the top symbols (no "%": libmilter would show it doubled)."""
-    names = ", ".join(s.name for s in verdict.top_symbols(REPLY_SYMBOLS)) or "score"
-    return sanitize(f"Rejected as spam: {names}", REPLY_MAX_BYTES).replace("%", "")
 
 
 class ThuracMilter(Milter.Base):  # type: ignore[misc]
@@ -127,7 +119,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             message = self.builder.build(queue_id, direction, datetime.now(UTC))
             # Off libmilter's thread (see workers.py); bounded, or on_error applies.
             outcome = self.workers.run(lambda: self.scanner.scan(message), timeout)
-            result = self._apply(self.builder.guarded, outcome)
+            result = self._apply(self.builder.guarded, outcome, queue_id)
         except TimeoutError:
             log.error("%s: no verdict within %.1fs; applying on_error=%s", queue_id, timeout,
                       self.scanner.settings.milter.on_error)
@@ -146,16 +138,18 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         except Exception:
             log.exception("%s: could not queue the history record", message.queue_id)
 
-    def _apply(self, headers: Sequence[tuple[str, str]], outcome: Outcome) -> int:
+    def _apply(self, headers: Sequence[tuple[str, str]], outcome: Outcome,
+               queue_id: str) -> int:
         """`headers`: every inbound field of a name we may remove (MessageBuilder.guarded)."""
         verdict = outcome.verdict
         if verdict is None:
             return ACCEPT
-        if verdict.action == "reject":
-            self.setreply("550", "5.7.1", reject_text(verdict))
-            return REJECT
-        if verdict.action == "tempfail":
-            self.setreply("451", "4.7.1", "Try again later")
+        if verdict.action in ("reject", "tempfail"):
+            text = reply_text(verdict, queue_id, self.scanner.settings.replies)
+            if verdict.action == "reject":
+                self.setreply("550", "5.7.1", text)
+                return REJECT
+            self.setreply("451", "4.7.1", text)
             return TEMPFAIL
         for name, index in removals(headers, is_spam_header):
             self.chgheader(name, index, "")
@@ -174,7 +168,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         for index, (name, value) in enumerate(ours, AUTHRES_INDEX):
             self._add_header(name, value, index)
         if verdict.action == "quarantine":
-            names = ", ".join(s.name for s in verdict.top_symbols(REPLY_SYMBOLS))
+            names = ", ".join(s.name for s in verdict.top_symbols(HOLD_SYMBOLS))
             reason = f"thurac score {verdict.score:.1f}: {names}"
             self.quarantine(sanitize(reason, HOLD_REASON_MAX_BYTES))
         return ACCEPT

@@ -9,12 +9,25 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Measure:
+    """What a check counted and the limit it passed, in numbers, so that a reply can say
+    it in the configured language: 120 messages/1h > 30."""
+
+    value: float
+    limit: float
+    unit: str  # "messages", "recipients" or "ratio" (replies.py words them)
+    per: str = ""  # the window, as span_text writes it: 10min, 1h, 1d
+    op: str = ">"  # how value compares to limit: ">" or ">="
+
+
+@dataclass(frozen=True, slots=True)
 class Symbol:
     """One finding about a message: its name, the score it adds and why, in plain words."""
 
     name: str
     score: float
     reason: str
+    measure: Measure | None = None  # for the reply; not stored (the reason says the same)
 
 
 @dataclass(frozen=True, slots=True)

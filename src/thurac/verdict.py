@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from thurac.config import ActionSettings
 from thurac.symbols import Symbol
-
-if TYPE_CHECKING:
-    from thurac.policy.base import Override
 
 Action = Literal["accept", "add_header", "tempfail", "quarantine", "reject"]
 _SEVERITY: dict[Action, int] = {
     "accept": 0, "add_header": 1, "tempfail": 2, "quarantine": 3, "reject": 4,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """An action imposed by policy `source` whatever the score, and why, in plain words."""
+
+    action: Action
+    source: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +32,7 @@ class Verdict:
     intended: Action  # what enforce mode would have done (differs in tag-only mode)
     symbols: tuple[Symbol, ...]
     policy: str | None = None  # the per-recipient policy used (policies:), None: the default
-    overrides: tuple[str, ...] = ()  # why an override imposed the action, in plain words
+    overrides: tuple[Override, ...] = ()  # those that imposed the action
 
     @property
     def is_spam(self) -> bool:
@@ -58,11 +64,11 @@ def decide(symbols: Iterable[Symbol], actions: ActionSettings,
             _SEVERITY[action] > _SEVERITY[intended]
         ):
             intended = action
-    imposed: list[str] = []
+    imposed: list[Override] = []
     for override in overrides:
         if _SEVERITY[override.action] > _SEVERITY[intended]:
             intended = override.action
-            imposed.append(f"{override.source}: {override.reason}")
+            imposed.append(override)
     action = intended
     if actions.mode == "tag-only" and _SEVERITY[intended] > _SEVERITY["add_header"]:
         action = "add_header"

@@ -40,6 +40,7 @@ from tests.support.miltertest import (
     miltertest_path,
     run_session,
     sendmail_line,
+    sendmail_queue_id,
     sendmail_value,
     value_problems,
 )
@@ -323,16 +324,18 @@ def test_sendmail_authenticated_user_is_learned_from_and_her_correspondent_reply
 def test_sendmail_gets_550_5_7_1_for_a_message_over_the_reject_threshold(
     start_thurac: Callable[..., Daemon],
 ) -> None:
-    # Pinned scores make the three named in the reply known in advance.
+    # Pinned scores make the symbol named in the reply known in advance.
     daemon = start_thurac({
         "actions": {"add_header": 1.0, "quarantine": 2.0, "reject": 3.0},
         "scores": {"C22_TECH_MAILER": 9.0, "C22_TECH_NO_PTR": 8.0, "C22_NO_MX": 7.0},
     })
-    text = "Rejected as spam: C22_TECH_MAILER, C22_TECH_NO_PTR, C22_NO_MX"
+    queue_id = sendmail_queue_id()
+    text = (f"Rejected as spam (Circular 22/2021 art. 4.3c, sending technology: "
+            f"C22_TECH_MAILER) [queue id {queue_id}]")
     spam = sendmail_message("promo@nowhere.test", ALICE, headers_for(
         "promo@nowhere.test", ALICE, "offer", [("X-Mailer", "PHPMailer 6.9.1")]),
-        expect={"reply": "y", "absent": list(THURAC_HEADERS),
-                "smtpreply": ["550", "5.7.1", text]})
+        queue_id=queue_id, expect={"reply": "y", "absent": list(THURAC_HEADERS),
+                                   "smtpreply": ["550", "5.7.1", text]})
     run = daemon.run(inbound_session(daemon, [spam], client_ip=STRANGER_IP,
                                      client_host=f"[{STRANGER_IP}]", helo="promo.nowhere.test",
                                      tls_version=None))

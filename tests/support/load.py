@@ -27,7 +27,7 @@ SMTP_SOURCE = shutil.which("smtp-source", path="/usr/sbin:/usr/bin") or "/usr/sb
 SMTP_SINK = shutil.which("smtp-sink", path="/usr/sbin:/usr/bin") or "/usr/sbin/smtp-sink"
 SINK_BACKLOG = 256
 _SINK_COUNTER = re.compile(rb"mesg=(\d+)")
-# What thurac's own 5xx says (milter.reject_text): any other 5xx was not a verdict.
+# What thurac's own 5xx says (replies.py, the shipped templates): any other 5xx was not a verdict.
 VERDICT_5XX = "Rejected as spam"
 
 

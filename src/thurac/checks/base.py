@@ -9,7 +9,7 @@ from thurac.auth import AuthResults
 from thurac.config import Settings
 from thurac.history import History
 from thurac.message import Message
-from thurac.symbols import Symbol
+from thurac.symbols import Measure, Symbol
 
 if TYPE_CHECKING:
     from thurac.dns import DnsSession
@@ -37,9 +37,10 @@ class CheckContext:
     # SPF/DKIM/ARC write their results here; DMARC and Authentication-Results read them.
     auth: AuthResults = field(default_factory=AuthResults)
 
-    def symbol(self, name: str, reason: str, factor: float = 1.0) -> Symbol:
+    def symbol(self, name: str, reason: str, factor: float = 1.0,
+               measure: Measure | None = None) -> Symbol:
         """A symbol scored from YAML (`scores:`), scaled by `factor`."""
-        return Symbol(name, round(self.settings.score(name) * factor, 2), reason)
+        return Symbol(name, round(self.settings.score(name) * factor, 2), reason, measure)
 
 
 class Check(Protocol):

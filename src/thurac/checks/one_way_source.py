@@ -5,7 +5,7 @@ from __future__ import annotations
 from thurac.checks.base import CheckContext
 from thurac.history import History
 from thurac.message import Message
-from thurac.symbols import Symbol
+from thurac.symbols import Measure, Symbol
 
 
 class OneWaySource:
@@ -23,6 +23,7 @@ class OneWaySource:
                 "C22_ONE_WAY",
                 f"{message.sender} sent {seen} messages >= {settings.min_messages}; "
                 "no local user ever wrote to it",
+                measure=Measure(seen, settings.min_messages, "messages", op=">="),
             ))
         if settings.check_mx and message.sender_domain:
             reason = self._cannot_receive(message.sender_domain, ctx)

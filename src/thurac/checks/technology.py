@@ -9,7 +9,7 @@ from functools import lru_cache
 from thurac.checks.base import SHOWN, CheckContext
 from thurac.history import History
 from thurac.message import Message
-from thurac.symbols import Symbol
+from thurac.symbols import Measure, Symbol
 
 _HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -123,11 +123,14 @@ class Technology:
             found.append(ctx.symbol(
                 "C22_TECH_BCC_BULK",
                 f"{count} envelope recipients >= {settings.bcc_bulk_recipients}, none in To/Cc",
+                measure=Measure(count, settings.bcc_bulk_recipients, "recipients", op=">="),
             ))
         if len(visible) >= settings.open_list_addresses:
             found.append(ctx.symbol(
                 "C22_TECH_OPEN_LIST",
                 f"{len(visible)} addresses in To/Cc >= {settings.open_list_addresses}",
+                measure=Measure(len(visible), settings.open_list_addresses, "recipients",
+                                op=">="),
             ))
         return found
 

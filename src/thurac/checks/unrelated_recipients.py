@@ -5,7 +5,7 @@ from __future__ import annotations
 from thurac.checks.base import CheckContext, span_text
 from thurac.history import History
 from thurac.message import Message
-from thurac.symbols import Symbol
+from thurac.symbols import Measure, Symbol
 
 
 class UnrelatedRecipients:
@@ -30,6 +30,8 @@ class UnrelatedRecipients:
                     "C22_UNRELATED_RATIO",
                     f"{strangers}/{total} recipients unrelated ({ratio:.0%} >= "
                     f"{settings.ratio:.0%}) in {span_text(settings.window)}",
+                    measure=Measure(round(ratio, 2), settings.ratio, "ratio",
+                                    span_text(settings.window), ">="),
                 ))
         if message.recipients and len(unrelated) == len(message.recipients):
             found.append(ctx.symbol(

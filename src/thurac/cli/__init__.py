@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from thurac import log as log_mod
-from thurac.cli import check, config, db, lists, run, symbols
+from thurac.cli import check, config, db, run, symbols
+from thurac.cli import list as list_  # the module's name is the command's
 from thurac.errors import ConfigError, StoreError
 
 EXIT_CONFIG = 2
@@ -26,7 +27,7 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (run, check, config, db, lists, symbols)
+COMMANDS: tuple[Command, ...] = (run, check, config, db, list_, symbols)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,16 +10,9 @@ from thurac.config import Settings
 from thurac.message import Message
 from thurac.policy.lists import ListIndex
 from thurac.symbols import Symbol
-from thurac.verdict import Action
+from thurac.verdict import Override
 
-
-@dataclass(frozen=True, slots=True)
-class Override:
-    """An action imposed by policy `source`, and why, in plain words."""
-
-    action: Action
-    source: str
-    reason: str
+__all__ = ["SILENT", "Judgement", "Override", "Policy", "PolicyInput"]
 
 
 @dataclass(frozen=True, slots=True)

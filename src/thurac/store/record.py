@@ -10,7 +10,7 @@ from typing import Any
 
 from thurac.message import Connection, Message
 from thurac.symbols import Symbol
-from thurac.verdict import Verdict
+from thurac.verdict import Override, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,8 @@ def record_to_dict(record: Record) -> dict[str, Any]:
             "score": verdict.score, "required": verdict.required, "action": verdict.action,
             "intended": verdict.intended,
             "symbols": [[s.name, s.score, s.reason] for s in verdict.symbols],
-            "policy": verdict.policy, "overrides": list(verdict.overrides),
+            "policy": verdict.policy,
+            "overrides": [[o.action, o.source, o.reason] for o in verdict.overrides],
         },
         "unrelated": list(record.unrelated),
     }
@@ -59,5 +60,5 @@ def record_from_dict(data: dict[str, Any], is_local: Callable[[str], bool]) -> R
     verdict = None if v is None else Verdict(
         v["score"], v["required"], v["action"], v["intended"],
         tuple(Symbol(n, s, r) for n, s, r in v["symbols"]), v.get("policy"),
-        tuple(v.get("overrides", ())))
+        tuple(Override(a, s, r) for a, s, r in v.get("overrides", ())))
     return Record(message, verdict, tuple(data["unrelated"]), is_local)

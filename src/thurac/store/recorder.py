@@ -158,7 +158,8 @@ def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> dict[st
         action="accept" if verdict is None else verdict.action,
         symbols=json.dumps(symbols),
         policy=None if verdict is None else _text(verdict.policy, 64),
-        overrides=json.dumps(list(verdict.overrides)) if verdict and verdict.overrides else None,
+        overrides=json.dumps([f"{o.source}: {o.reason}" for o in verdict.overrides])
+        if verdict and verdict.overrides else None,
     )).inserted_primary_key[0]  # type: ignore[index]
     if msg.direction == "outbound":
         _record_outbound(upserts, record)
