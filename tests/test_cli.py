@@ -88,6 +88,25 @@ def test_check_record_then_db_upgrade_reports_the_revision(
     assert "schema at revision" in capsys.readouterr().out
 
 
+def test_db_purge_of_a_store_that_is_not_there_says_so_and_creates_nothing(
+    tmp_path: Path, config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "db").mkdir()
+    assert main(["db", "purge", "--config", str(config)]) == 1
+    assert f"no store at {tmp_path}/db/thurac.db (database.url)" in caplog.text
+    assert not (tmp_path / "db/thurac.db").exists()
+
+
+def test_db_purge_says_what_it_removed(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade", "--config", str(config)]) == 0
+    capsys.readouterr()
+    assert main(["db", "purge", "--config", str(config)]) == 0
+    assert ("purged 0 header-log entries older than 180 days and 0 events older than 400 days"
+            in capsys.readouterr().out)
+
+
 def test_check_of_a_missing_file_says_so(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--config", str(config), "/nonexistent/m.eml"]) == 1
     assert "/nonexistent/m.eml" in capsys.readouterr().err

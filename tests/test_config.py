@@ -64,6 +64,10 @@ def error_of(data: Any) -> str:
          f"{SOURCE}: actions.mode: Input should be 'enforce' or 'tag-only'"),
         ({"database": {"header_log_days": 90}},
          f"{SOURCE}: database.header_log_days: Input should be greater than or equal to 180"),
+        ({"database": {"header_log_days": 365, "event_days": 200}},
+         f"{SOURCE}: database.event_days: must be at least database.header_log_days (365)"),
+        ({"database": {"header_log_days": 500}},  # event_days left at its default, 400
+         f"{SOURCE}: database.event_days: must be at least database.header_log_days (500)"),
         ({"frequency": {"windows": [{"seconds": 600}, {"seconds": 0}]}},
          f"{SOURCE}: frequency.windows[1].seconds: Input should be greater than 0"),
         ({"unrelated_recipients": {"ratio": 80}},

@@ -21,3 +21,11 @@ def test_readme_gives_the_two_commands_and_the_real_socket() -> None:
     socket = load(ROOT / "config/thurac.yaml").milter.socket  # inet:PORT@HOST
     port, host = socket.removeprefix("inet:").split("@")
     assert f"smtpd_milters = inet:{host}:{port}" in readme
+
+
+def test_the_explain_guide_gives_the_retention_defaults_the_code_has() -> None:
+    guide = (ROOT / "docs/explain.md").read_text()
+    defaults = load(ROOT / "config/thurac.yaml").database
+    assert f"| `database.header_log_days` | {defaults.header_log_days} " in guide
+    assert f"| `database.event_days` | {defaults.event_days} " in guide
+    assert "thurac db purge --config /etc/thurac/thurac.yaml" in guide

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thurac.text import MAX_VALUE, sanitize
+from thurac.text import MAX_VALUE, sanitize, terminal_block
 
 
 def test_sanitize_keeps_an_ordinary_value_as_it_is() -> None:
@@ -72,3 +72,22 @@ def test_no_control_format_or_separator_character_survives(text: str) -> None:
     cleaned = sanitize(text)
     assert not [ch for ch in cleaned if unicodedata.category(ch) in FORBIDDEN_CATEGORIES]
     assert len(cleaned.encode("utf-8")) <= MAX_VALUE
+
+
+def test_a_stored_header_block_reaches_the_terminal_as_stored_with_unix_line_ends() -> None:
+    block = ("Subject: =?utf-8?q?Khuy=E1=BA=BFn_m=C3=A3i?=\r\nX-Long: a\r\n\tb\r\n"
+             "To: Nguyễn <n@x>\r\n")
+    assert terminal_block(block) == (
+        "Subject: =?utf-8?q?Khuy=E1=BA=BFn_m=C3=A3i?=\nX-Long: a\n\tb\nTo: Nguyễn <n@x>\n")
+
+
+def test_a_header_cannot_drive_the_terminal_or_overwrite_another_line() -> None:
+    block = "Subject: \x1b[2Jhi\rX-Spam-Flag: NO\r\nX-Csi: \x9b31m\x7f\r\n"
+    assert terminal_block(block) == (
+        "Subject: \\x1b[2Jhi\\x0dX-Spam-Flag: NO\nX-Csi: \\x9b31m\\x7f\n")
+
+
+@given(st.text())
+def test_only_tabs_and_line_feeds_are_left_of_the_control_characters(text: str) -> None:
+    shown = terminal_block(text)
+    assert all(ch in "\t\n" or unicodedata.category(ch) != "Cc" for ch in shown)

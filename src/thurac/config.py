@@ -88,6 +88,9 @@ class MilterSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite:////var/lib/thurac/thurac.db"
     header_log_days: Annotated[int, Field(ge=180)] = 180  # Decree 91/2020 art. 10.6: at least 180
+    # Events outlive their header blocks for the statistics reports; deleting an event
+    # deletes its header-log row, so events are kept at least as long.
+    event_days: Annotated[int, Field(gt=0, validate_default=True)] = 400
     # PostgreSQL: seconds to wait for a connection before the message goes on without history.
     connect_timeout: Annotated[int, Field(ge=1, le=60)] = 3
     # History the database could not take waits here and is replayed when it answers.
@@ -104,6 +107,15 @@ class DatabaseSettings(_Section):
     def _url_form(cls, value: str) -> str:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
             raise ValueError("expected a SQLAlchemy URL: sqlite:///PATH or postgresql://...")
+        return value
+
+    @field_validator("event_days")
+    @classmethod
+    def _events_outlive_headers(cls, value: int, info: ValidationInfo) -> int:
+        headers = info.data.get("header_log_days")
+        if headers is not None and value < headers:
+            raise ValueError(f"must be at least database.header_log_days ({headers}), as "
+                             "deleting an event deletes its header-log row")
         return value
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 MAX_VALUE = 900  # bytes: keeps one header line under SMTP's 998-octet limit
+# C0 controls but TAB and LF, DEL, and the C1 controls (U+009B is a terminal's CSI)
+_TERMINAL_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def printable_text(value: str) -> str:
@@ -26,3 +30,13 @@ def sanitize(value: str, limit: int = MAX_VALUE) -> str:
     if limit < 3:
         return encoded[:limit].decode("utf-8", "ignore")
     return encoded[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
+
+def terminal_block(value: str) -> str:
+    """A stored header block for a terminal, as stored apart from two things: CRLF line ends
+    become the terminal's LF, and a control character a terminal would act on (ESC, a lone CR
+    that would let one line overwrite another, C1's CSI) is shown as a \\xNN escape. Tabs and
+    the folding of header lines are kept."""
+    text = printable_text(value).replace("\r\n", "\n")
+    return _TERMINAL_CONTROL_RE.sub(lambda found: f"\\x{ord(found[0]):02x}", text)

@@ -18,7 +18,6 @@ from thurac.store.engine import current_revision, make_engine, upgrade
 from thurac.store.history import read_history
 from thurac.store.record import Record
 from thurac.store.recorder import Recorder, purge_buckets, write_record
-from thurac.store.retention import purge
 from thurac.store.schema import events, header_log, metadata, rate_buckets
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -129,21 +128,3 @@ def test_expired_rate_buckets_are_purged(engine: Engine) -> None:
         left = conn.execute(select(func.count()).select_from(rate_buckets)).scalar()
     assert purged == 3  # sender, domain and ip buckets of the old message
     assert left == 3
-
-
-def test_purge_deletes_headers_and_events_past_retention_and_keeps_the_rest(
-    engine: Engine,
-) -> None:
-    # Decree 91/2020 art. 10.6: headers kept at least database.header_log_days (>= 180).
-    record(engine, inbound("old@remote.test", ("u@example.test",), NOW - timedelta(days=181)))
-    record(engine, inbound("kept@remote.test", ("u@example.test",), NOW - timedelta(days=179)))
-    record(engine, inbound("new@remote.test", ("u@example.test",), NOW))
-
-    purged = purge(engine, 180, now=NOW)
-
-    assert (purged.header_log, purged.events) == (1, 1)
-    assert purged.cutoff == NOW - timedelta(days=180)
-    with engine.connect() as conn:
-        assert set(conn.execute(select(events.c.sender)).scalars()) == {
-            "kept@remote.test", "new@remote.test"}
-        assert conn.execute(select(func.count()).select_from(header_log)).scalar_one() == 2

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from thurac.errors import StoreError
 
@@ -60,6 +63,28 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0,
     return create_engine(url, pool_pre_ping=True, pool_size=min(POOL_SIZE, connections),
                          max_overflow=max(0, connections - POOL_SIZE), pool_timeout=POOL_WAIT,
                          connect_args={"connect_timeout": max(1, round(connect_timeout))})
+
+
+def open_existing(url: str) -> Engine:
+    """An engine for a command on a store that must exist already (explain, headers, purge):
+    a SQLite file that is not there is an error, where connecting would make an empty one."""
+    path = database_file(url)
+    if path is not None and not path.is_file():
+        raise StoreError(f"no store at {path} (database.url): `thurac run` or `thurac db "
+                         "upgrade` creates it")
+    return make_engine(url, create=False, readers=1)
+
+
+@contextmanager
+def store_errors(engine: Engine) -> Iterator[None]:
+    """The driver's errors as a StoreError naming the store (the driver's own words, without
+    SQLAlchemy's statement dump): a command says what is wrong rather than a traceback."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise StoreError(f"store {engine.url.render_as_string(hide_password=True)}: "
+                         f"{reason}") from exc
 
 
 def database_file(url: str) -> Path | None:
