@@ -275,6 +275,12 @@ class ArcSettings(_Section):
     trusted_sealers: tuple[str, ...] = ()
 
 
+class PostfixSettings(_Section):
+    # The instance `thurac quarantine` works on, as Postfix's MAIL_CONFIG names it
+    # (MAIL_CONFIG in the environment wins). Empty: Postfix's default.
+    config_directory: Annotated[str, Field(pattern=r"^(/.*)?$")] = ""
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -290,6 +296,7 @@ class Settings(_Section):
     dkim: DkimSettings = DkimSettings()
     dmarc: DmarcSettings = DmarcSettings()
     arc: ArcSettings = ArcSettings()
+    postfix: PostfixSettings = PostfixSettings()
 
     @field_validator("scores", mode="before")
     @classmethod
