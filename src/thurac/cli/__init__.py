@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from thurac import log as log_mod
-from thurac.cli import check, config, db, run, symbols
+from thurac.cli import check, config, db, quarantine, run, symbols
 from thurac.errors import ConfigError, StoreError
 
 EXIT_CONFIG = 2
@@ -26,7 +26,7 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (run, check, config, db, symbols)
+COMMANDS: tuple[Command, ...] = (run, check, config, db, symbols, quarantine)
 
 
 def build_parser() -> argparse.ArgumentParser:
