@@ -149,3 +149,16 @@ def test_a_release_learns_the_envelope_the_milter_saw() -> None:
 ])
 def test_ages_read_in_two_units_at_most(seconds: int, shown: str) -> None:
     assert age_text(seconds) == shown
+
+
+def test_an_absent_store_leaves_the_reasons_unknown_and_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from thurac.cli.quarantine import _verdicts
+
+    store = tmp_path / "thurac.db"
+    settings = parse_settings({"database": {"url": f"sqlite:///{store}"}})
+    held = QueuedMessage("hold", "ABA1420C592", ARRIVED, "promo@bulk.test", ("b@example.test",))
+    assert _verdicts(settings, [held]) == {}
+    assert f"store not read, reasons unknown: {store} does not exist" in capsys.readouterr().err
+    assert not store.exists()

@@ -144,4 +144,4 @@ def test_delete_removes_a_held_message(stack_factory: Callable[..., Stack]) -> N
     assert held not in stack.postfix.hold_queue()
     again = thurac(stack, "quarantine", "delete", held)
     assert again.returncode == 1 and f"{held}: not in the hold queue" in again.stderr
-    assert stack.sink.messages == [] or all(m.subject != "unwanted" for m in stack.sink.messages)
+    assert all(m.subject != "unwanted" for m in stack.sink.messages)

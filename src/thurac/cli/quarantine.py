@@ -78,11 +78,15 @@ def _verdicts(settings: Settings, held: Iterable[QueuedMessage]) -> dict[str, St
     so the hold queue is still shown."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from thurac.store.engine import make_engine
+    from thurac.store.engine import database_file, make_engine
     from thurac.store.releases import stored_verdicts
 
     arrivals = {m.queue_id: m.arrival_time for m in held}
     if not arrivals:
+        return {}
+    path = database_file(settings.database.url)
+    if path is not None and not path.exists():  # reading must not create an empty store
+        _error(f"store not read, reasons unknown: {path} does not exist")
         return {}
     try:
         engine = make_engine(settings.database.url, create=False, readers=1,
