@@ -16,7 +16,7 @@ from thurac.cli import main
 from thurac.message import Connection, Message
 from thurac.store.engine import make_engine, upgrade
 from thurac.store.schema import releases
-from thurac.verdict import Verdict
+from thurac.verdict import Override, Verdict
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -84,7 +84,7 @@ def test_explain_json_by_message_id_has_the_log_words_and_the_older_count(
         store: Engine, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     record(store, spam(when=NOW - timedelta(days=100)))
     record(store, spam(when=NOW), Verdict(7.0, 5.0, "reject", "reject", SYMBOLS[:2], "strict",
-                                          ("block list: domain bulk.test",)))
+                                          (Override("reject", "block list", "domain bulk.test"),)))
 
     code, out, _ = run(capsys, "explain", "--message-id", "<Offer.1@Bulk.test>", "--json",
                        "--config", str(config))

@@ -24,7 +24,7 @@ from thurac.store.record import Record
 from thurac.store.recorder import write_record
 from thurac.store.schema import events, releases
 from thurac.symbols import Symbol
-from thurac.verdict import Verdict
+from thurac.verdict import Override, Verdict
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 QID = "4Y2Kq70Zf1z9vB"
@@ -93,7 +93,8 @@ def test_a_queue_id_pasted_from_the_mail_log_with_its_colon_is_found(engine: Eng
 
 def test_the_policy_and_the_overrides_that_imposed_the_action_are_given(engine: Engine) -> None:
     record(engine, spam(), Verdict(1.5, 5.0, "reject", "reject", SYMBOLS[:1], "strict",
-                                   ("block list: domain bulk.test (added by admin)",)))
+                                   (Override("reject", "block list",
+                                             "domain bulk.test (added by admin)"),)))
     found = by_queue_id(engine, QID)
     assert found is not None
     assert (found.action, found.policy, found.overrides) == (

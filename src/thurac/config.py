@@ -454,6 +454,12 @@ class RepliesSettings(_Section):
                  "[ma hang doi {queue_id}]")
 
 
+class PostfixSettings(_Section):
+    # The instance `thurac quarantine` works on, as Postfix's MAIL_CONFIG names it
+    # (MAIL_CONFIG in the environment wins). Empty: Postfix's default.
+    config_directory: Annotated[str, Field(pattern=r"^(/.*)?$")] = ""
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -471,6 +477,7 @@ class Settings(_Section):
     arc: ArcSettings = ArcSettings()
     lists: ListsSettings = ListsSettings()
     replies: RepliesSettings = RepliesSettings()
+    postfix: PostfixSettings = PostfixSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

@@ -11,3 +11,8 @@ class ConfigError(ThuracError):
 
 class StoreError(ThuracError):
     """The history store could not be opened or migrated."""
+
+
+class PostfixError(ThuracError):
+    """A Postfix command (postqueue, postsuper) is missing, failed, or said what we cannot read;
+    the message names the command and what it printed."""
