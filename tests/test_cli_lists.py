@@ -70,3 +70,29 @@ def test_a_malformed_entry_is_refused_with_exit_2_and_nothing_written(
     assert main(["list", "add", "block", kind, value, *extra, "--config", str(config)]) == 2
     assert words in capsys.readouterr().err
     assert [e[3] for e in shown(config, capsys)] == ["yaml"]
+
+
+def test_symbols_lists_the_dns_zones_a_config_declares(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "zones.yaml"
+    path.write_text(yaml.safe_dump({"lists": {"dns": [
+        {"name": "LOCALBL", "zone": "bl.example", "score": 4.5}]}}))
+    assert main(["symbols", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| `DNSBL_LOCALBL` | 4.5 | lists | client IP listed in bl.example" in out
+    assert "| `BLOCKLIST` | 20 | lists |" in out
+
+
+def test_the_log_line_names_the_list_entry_that_matched() -> None:
+    from tests.builders import make_message
+
+    from thurac.log import message_line
+    from thurac.symbols import Symbol
+    from thurac.verdict import Verdict
+
+    verdict = Verdict(20.0, 5.0, "reject", "reject", (
+        Symbol("BLOCKLIST", 20.0, "block ip 192.0.2.0/24 (spam\nrun) [store by ops]"),))
+    line = message_line(make_message(), verdict, 1.0)
+    assert "symbols=BLOCKLIST(20)" in line
+    assert "lists=<block ip 192.0.2.0/24 (spam run) [store by ops]>" in line

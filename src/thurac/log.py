@@ -10,6 +10,7 @@ from thurac.text import sanitize
 from thurac.verdict import Verdict
 
 message_log = logging.getLogger("thurac.message")
+LIST_SYMBOLS = frozenset({"ALLOWLIST", "ALLOWLIST_NOT_AUTHENTICATED", "BLOCKLIST"})
 
 
 def setup(level: str = "INFO") -> None:
@@ -44,6 +45,10 @@ def message_line(message: Message, verdict: Verdict | None, elapsed_ms: float) -
         if verdict.policy is not None:
             parts.append(f"policy={sanitize(verdict.policy, 320)}")
         parts.append(f"symbols={symbols or '-'}")
+        # Which list entry matched, so `grep QUEUEID` answers "why blocked?" on its own.
+        listed = [s.reason for s in verdict.symbols if s.name in LIST_SYMBOLS]
+        if listed:
+            parts.append(f"lists=<{sanitize('; '.join(listed), 400)}>")
     else:
         parts.append("action=learn")
     parts.append(f"time={elapsed_ms:.0f}ms")
