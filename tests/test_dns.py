@@ -494,7 +494,8 @@ def test_a_dead_nameserver_is_marked_down_once_then_lookups_fail_at_once(
     for i in range(20):  # bounded; each would have waited its 0.3 s timeout
         lookup = resolver.session(5).mx(f"fast{i}.example.test")
         assert lookup.temperror
-        assert lookup.error == f"every nameserver is down ({dns_server.address})"
+        # Which server is in the log; the words reach headers, so they name no address.
+        assert lookup.error == "every nameserver is down"
     time.sleep(0.1)  # a (wrongly) sent datagram would have arrived by now
     assert not any(name.startswith("fast") for name, _ in dns_server.queries)
     downs = [r for r in caplog.records if "marked down" in r.getMessage()]

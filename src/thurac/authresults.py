@@ -70,13 +70,20 @@ def _result(method: str, result: str) -> str:
     return result if result in OUTCOMES[method] else "permerror"
 
 
-def _reason(reason: str) -> str:
+# A temporary error's own words name our resolver's trouble (which server, which errno):
+# the header leaves with the message, so it only says what kind of failure it was.
+TEMPERROR_REASON = "DNS temporary failure"
+
+
+def _reason(reason: str, result: str = "") -> str:
+    if result == "temperror":
+        reason = TEMPERROR_REASON
     return f" reason={_quoted(reason, MAX_REASON)}" if _ascii(reason, MAX_REASON) else ""
 
 
 def _dkim(entry: DkimResult) -> str:
     bits = _comment(f"{entry.key_bits}-bit key") if entry.key_bits else ""
-    return (f"dkim={_result('dkim', entry.result)}{bits}{_reason(entry.reason)}"
+    return (f"dkim={_result('dkim', entry.result)}{bits}{_reason(entry.reason, entry.result)}"
             f"{_property('header.d', entry.domain, MAX_DOMAIN)}"
             f"{_property('header.s', entry.selector, MAX_DOMAIN)}")
 
@@ -87,7 +94,7 @@ def resinfos(auth: AuthResults) -> list[str]:
     if auth.spf is not None:
         spf = auth.spf
         identity = "smtp.helo" if spf.identity == "helo" else "smtp.mailfrom"
-        text = f"spf={_result('spf', spf.result)}{_reason(spf.reason)}"
+        text = f"spf={_result('spf', spf.result)}{_reason(spf.reason, spf.result)}"
         if _ascii(spf.address or spf.domain, MAX_ADDRESS):
             text += f" {identity}={_address(spf.address or spf.domain)}"
         found.append(text)
@@ -96,14 +103,15 @@ def resinfos(auth: AuthResults) -> list[str]:
     if auth.dmarc is not None:
         dmarc = auth.dmarc
         policy = _comment(f"p={dmarc.policy}") if dmarc.policy else ""
-        found.append(f"dmarc={_result('dmarc', dmarc.result)}{policy}{_reason(dmarc.reason)}"
+        reason = _reason(dmarc.reason, dmarc.result)
+        found.append(f"dmarc={_result('dmarc', dmarc.result)}{policy}{reason}"
                      f"{_property('header.from', dmarc.domain, MAX_DOMAIN)}")
     if auth.arc is not None:
         arc = auth.arc
         sealer = ""
         if arc.sealer:
             sealer = _comment(f"sealer {arc.sealer}{', trusted' if arc.trusted else ''}")
-        found.append(f"arc={_result('arc', arc.result)}{sealer}{_reason(arc.reason)}")
+        found.append(f"arc={_result('arc', arc.result)}{sealer}{_reason(arc.reason, arc.result)}")
     return found
 
 

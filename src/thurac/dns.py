@@ -45,6 +45,7 @@ locked anyway, so using it from helper threads is safe.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import threading
 import time
@@ -70,6 +71,8 @@ import dns.resolver
 import dns.reversename
 
 from thurac.nameservers import NameserverHealth
+
+log = logging.getLogger("thurac.dns")
 
 __all__ = [
     "DEFAULT_PORT",
@@ -303,11 +306,15 @@ def _answer_lookup(answer: dns.resolver.Answer) -> Lookup:
 
 
 def _error_text(exc: BaseException) -> str:
+    """A failure in a few words, without addresses or errno numbers: lookup errors reach
+    symbol reasons and Authentication-Results, which leave our network with the message."""
     if isinstance(exc, dns.exception.Timeout):
         return "timeout"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return type(exc).__name__
 
 
 def _server_text(server: tuple[str, int]) -> str:
@@ -408,8 +415,8 @@ class Resolver:
             return cached
         pending = self.health.usable(self.servers)
         if not pending:
-            down = ", ".join(self.health.down())
-            return Lookup("temperror", error=f"every nameserver is down ({down})")
+            # Which ones is in the log (nameservers.py), not in the lookup's words.
+            return Lookup("temperror", error="every nameserver is down")
         deadline = time.monotonic() + lifetime
         request = dns.message.make_query(
             qname, rdtype, dns.rdataclass.IN, use_edns=0, payload=EDNS_PAYLOAD
@@ -426,7 +433,7 @@ class Resolver:
                         request, server, min(self._attempt_timeout, left), deadline
                     )
                 except _TcpTimeout:
-                    failures.append(f"{_server_text(server)}: truncated, TCP retry timed out")
+                    self._failure(failures, server, "truncated, TCP retry timed out")
                     continue
                 except dns.exception.Timeout:
                     self._no_answer(server, "timeout")
@@ -434,15 +441,15 @@ class Resolver:
                     continue
                 except OSError as exc:  # nothing listening, unreachable, connection reset
                     self._no_answer(server, _error_text(exc))
-                    failures.append(f"{_server_text(server)}: {_error_text(exc)}")
+                    self._failure(failures, server, _error_text(exc))
                     continue
                 except Exception as exc:  # DNS failures never escape
-                    failures.append(f"{_server_text(server)}: {_error_text(exc)}")
+                    self._failure(failures, server, _error_text(exc))
                     continue
                 self.health.answered(server)
                 result = self._interpret(qname, rdtype, response, server)
                 if isinstance(result, str):
-                    failures.append(f"{_server_text(server)}: {result}")
+                    self._failure(failures, server, result)
                     continue
                 return result
             pending = [server for server in timed_out if not self.health.is_down(server)]
@@ -470,8 +477,16 @@ class Resolver:
         self.health.checked(server, answered, why)
 
     @staticmethod
+    def _failure(failures: list[str], server: tuple[str, int], why: str) -> None:
+        """Note why a server failed: its address goes to the debug log, the words to the
+        lookup's error (once each)."""
+        log.debug("nameserver %s: %s", _server_text(server), why)
+        if why not in failures:
+            failures.append(why)
+
+    @staticmethod
     def _failed(failures: list[str], timed_out: bool) -> Lookup:
-        reasons = [*failures, "timeout"] if timed_out else failures
+        reasons = [*failures, "timeout"] if timed_out and "timeout" not in failures else failures
         return Lookup("temperror", error="; ".join(reasons) or "no nameserver")
 
     def _exchange(
