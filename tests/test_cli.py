@@ -191,3 +191,30 @@ def test_run_warns_when_an_existing_store_is_readable_by_everyone(tmp_path: Path
         _, err = daemon.communicate(timeout=30)
     assert (f"{db} is readable by every local user (mode 644) and holds mail headers and "
             f"addresses: chmod o-rwx {db}") in err
+
+
+# -- day-one defects ------------------------------------------------------------------------
+
+def test_common_options_are_accepted_after_the_command_and_version_is_known() -> None:
+    ran = subprocess.run([sys.executable, "-m", "thurac", "symbols", "--log-level", "debug"],
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    version = subprocess.run([sys.executable, "-m", "thurac", "--version"],
+                             capture_output=True, text=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("thurac ")
+    helped = subprocess.run([sys.executable, "-m", "thurac", "run", "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert "Start the milter." in helped.stdout and "--log-level" in helped.stdout
+
+
+def test_a_closed_pipe_ends_a_command_quietly() -> None:
+    # `thurac symbols | head -1`, with the reader already gone when thurac writes.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        ran = subprocess.run([sys.executable, "-m", "thurac", "symbols"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in ran.stderr and "BrokenPipeError" not in ran.stderr, ran.stderr
+    assert ran.returncode == 141

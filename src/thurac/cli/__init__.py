@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+from thurac import __version__
 from thurac import log as log_mod
 from thurac.cli import check, config, db, explain, headers, quarantine, run, symbols
 from thurac.cli import list as list_  # the module's name is the command's
 from thurac.errors import ConfigError, StoreError
 
 EXIT_CONFIG = 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class Command(Protocol):
@@ -35,11 +39,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="thurac", description="A mail filter (milter) that scores mail on Circular "
         "22/2021/TT-BTTTT's spam criteria, SPF, DKIM, DMARC and ARC.")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"thurac {__version__}")
+    _common_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
+    _finish(sub)
     return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Given after the command too (`thurac run --log-level DEBUG`); the top level's default
+    # holds unless a command's own copy is given.
+    parser.add_argument("--log-level", metavar="LEVEL", type=str.upper,
+                        choices=LOG_LEVELS, default="INFO" if top else argparse.SUPPRESS,
+                        help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+
+
+def _finish(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Every (sub)command gets the common options, and its help line as the sentence that
+    `thurac COMMAND --help` opens with."""
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        if parser.description is None and helps.get(name):
+            text = helps[name] or ""
+            parser.description = f"{text[0].upper()}{text[1:].rstrip('.')}."
+        _common_options(parser)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _finish(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,7 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_mod.setup(args.log_level)
     by_name = {command.NAME: command for command in COMMANDS}
     try:
-        return by_name[args.command].run(args)
+        code = by_name[args.command].run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `thurac headers … | head`: the reader has what it wanted. Quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ConfigError as exc:
         print(f"thurac: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
