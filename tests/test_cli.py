@@ -89,11 +89,11 @@ def test_check_record_then_db_upgrade_reports_the_revision(
 
 
 def test_db_purge_of_a_store_that_is_not_there_says_so_and_creates_nothing(
-    tmp_path: Path, config: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "db").mkdir()
     assert main(["db", "purge", "--config", str(config)]) == 1
-    assert f"no store at {tmp_path}/db/thurac.db (database.url)" in caplog.text
+    assert f"no history store at sqlite:///{tmp_path}/db/thurac.db yet" in capsys.readouterr().err
     assert not (tmp_path / "db/thurac.db").exists()
 
 
@@ -218,3 +218,22 @@ def test_a_closed_pipe_ends_a_command_quietly() -> None:
         os.close(write_end)
     assert "Traceback" not in ran.stderr and "BrokenPipeError" not in ran.stderr, ran.stderr
     assert ran.returncode == 141
+
+
+def test_read_only_commands_on_a_missing_store_create_nothing_and_say_so(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(SPAMMY)
+    assert main(["check", str(eml), "--json", "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "no history store at sqlite:///" in captured.err
+    assert "(run `thurac db upgrade` or start the daemon); scoring without history" in (
+        captured.err)
+    assert "no such table" not in captured.err and "Traceback" not in captured.err
+    assert json.loads(captured.out)["symbols"]
+    for command in (["db", "purge"], ["explain", "NOQUEUE1"], ["headers", "--queue-id", "Q1"]):
+        assert main([*command, "--config", str(config)]) == 1, command
+        err = capsys.readouterr().err
+        assert "no history store at" in err and "Traceback" not in err, (command, err)
+    assert not (tmp_path / "db").exists()  # not even the folder

@@ -154,14 +154,14 @@ def test_an_unknown_queue_id_is_named_on_stderr_with_exit_1(
 
 
 def test_explain_without_a_store_says_so_and_creates_none(
-        tmp_path: Path, config: Path, caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "db").mkdir()
     for argv in (["explain", QID], ["headers", "--queue-id", QID]):
         assert main([*argv, "--config", str(config)]) == 1
-    assert caplog.text.count(f"no store at {tmp_path}/db/thurac.db (database.url)") == 2
+    err = capsys.readouterr().err
+    assert err.count(f"no history store at sqlite:///{tmp_path}/db/thurac.db yet") == 2
     assert not (tmp_path / "db/thurac.db").exists()
-    assert "Traceback" not in capsys.readouterr().err
+    assert "Traceback" not in err
 
 
 def test_explain_needs_a_queue_id_or_a_message_id(

@@ -202,9 +202,12 @@ def test_header_blocks_need_exactly_one_selector(engine: Engine) -> None:
 
 
 def test_a_store_without_the_tables_is_a_store_error_not_a_traceback(tmp_path: Path) -> None:
+    import sqlite3
+
     from thurac.errors import StoreError
 
-    (tmp_path / "empty.db").touch()
+    with sqlite3.connect(tmp_path / "empty.db") as other:  # a SQLite file, not our schema
+        other.execute("CREATE TABLE unrelated (x)")
     engine = open_existing(f"sqlite:///{tmp_path}/empty.db")
     try:
         with pytest.raises(StoreError, match="no such table: events"):

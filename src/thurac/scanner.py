@@ -43,8 +43,9 @@ class Outcome:
 
 class Scanner:
     def __init__(self, settings: Settings, engine: Engine, resolver: Resolver,
-                 recorder: Recorder | None) -> None:
+                 recorder: Recorder | None, *, history: bool = True) -> None:
         self.settings = settings
+        self.has_history = history  # False: no store yet (a read-only command); never read
         self.engine = engine
         self.resolver = resolver
         self.recorder = recorder
@@ -55,7 +56,7 @@ class Scanner:
 
     def lists(self, settings: Settings) -> ListIndex:
         """The YAML entries and the store's, indexed once per change of either."""
-        stored = self.store_lists.entries()
+        stored = self.store_lists.entries() if self.has_history else ()
         key = (self.store_lists.generation, id(settings.lists))
         known_key, index = self._index
         if known_key != key:
@@ -65,6 +66,8 @@ class Scanner:
 
     def history(self, message: Message) -> History:
         """The one read per message; a store failure degrades to 'unknown', never to an error."""
+        if not self.has_history:
+            return History.unknown()
         try:
             with self.engine.connect() as conn:
                 history = read_history(conn, message, self.settings)
@@ -145,9 +148,11 @@ def make_resolver(settings: Settings) -> Resolver:
                     probe_every=dns.probe_every)
 
 
-def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
+def open_scanner(settings: Settings, *, recording: bool = True,
+                 history: bool = True) -> Scanner:
     """Engine, resolver and recorder. A recording scanner creates and migrates the store
-    (a failure is logged and mail still flows); a read-only one touches nothing."""
+    (a failure is logged and mail still flows); a read-only one touches nothing, and with
+    `history` False (no store yet) reads nothing either."""
     engine = make_engine(settings.database.url, create=recording,
                          connect_timeout=settings.database.connect_timeout,
                          readers=settings.milter.workers)
@@ -168,4 +173,4 @@ def open_scanner(settings: Settings, *, recording: bool = True) -> Scanner:
     recorder = Recorder(engine, keep_minutes, spool,
                         replay_every=settings.database.spool_replay_seconds,
                         migrated=migrated) if recording else None
-    return Scanner(settings, engine, resolver, recorder)
+    return Scanner(settings, engine, resolver, recorder, history=history)

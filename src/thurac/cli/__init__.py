@@ -4,7 +4,6 @@ Exit 2 on a bad configuration. A new command is a new file here plus one line in
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -87,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"thurac: configuration error:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
     except StoreError as exc:
-        logging.getLogger("thurac").error("%s", exc)
+        print(f"thurac: {exc}", file=sys.stderr)  # one line an operator acts on, no log prefix
         return 1
     except KeyboardInterrupt:
         return 130

@@ -91,6 +91,7 @@ def print_verdict(message: Message, verdict: Verdict | None, as_json: bool,
 
 def run(args: argparse.Namespace) -> int:
     from thurac.scanner import open_scanner
+    from thurac.store.engine import missing_store
 
     settings, _ = load(args.config)
     try:
@@ -98,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"thurac check: {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    scanner = open_scanner(settings, recording=args.record)
+    problem = None if args.record else missing_store(settings.database.url)
+    if problem is not None:
+        print(f"thurac check: {problem}; scoring without history", file=sys.stderr)
+    scanner = open_scanner(settings, recording=args.record, history=problem is None)
     try:
         outcome = scanner.scan(message)
         if args.record:

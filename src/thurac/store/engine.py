@@ -65,13 +65,30 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0,
                          connect_args={"connect_timeout": max(1, round(connect_timeout))})
 
 
+def missing_store(url: str) -> str | None:
+    """Why a read-only command finds no store at `url` (None: there is one). Looking
+    creates nothing: a SQLite file that is not there is not connected to (which would make
+    an empty one), and a server is only asked for the schema's revision."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    hint = f"no history store at {shown} yet (run `thurac db upgrade` or start the daemon)"
+    path = database_file(url)
+    if path is not None:
+        return None if path.is_file() and path.stat().st_size > 0 else hint
+    engine = make_engine(url, create=False, readers=1)
+    try:
+        return hint if current_revision(engine) is None else None
+    except Exception:
+        return None  # unreachable: the command's own read says so, with the driver's words
+    finally:
+        engine.dispose()
+
+
 def open_existing(url: str) -> Engine:
     """An engine for a command on a store that must exist already (explain, headers, purge):
     a SQLite file that is not there is an error, where connecting would make an empty one."""
-    path = database_file(url)
-    if path is not None and not path.is_file():
-        raise StoreError(f"no store at {path} (database.url): `thurac run` or `thurac db "
-                         "upgrade` creates it")
+    problem = missing_store(url)
+    if problem is not None:
+        raise StoreError(problem)
     return make_engine(url, create=False, readers=1)
 
 
