@@ -229,6 +229,18 @@ def test_reload_applies_to_the_next_message_and_names_what_needs_a_restart(
     assert feed(s, SPAMMY, "x@sender.test", "bob@example.test").rc == Milter.ACCEPT
 
 
+def test_the_restart_warning_compares_with_what_is_in_use_not_the_last_reload(
+    scanner_with: Callable[..., Scanner],
+) -> None:
+    s = scanner_with()
+    first = s.settings
+    moved = first.model_copy(update={
+        "milter": first.milter.model_copy(update={"socket": "inet:9999@127.0.0.1"})})
+    assert s.reload(moved) == ["milter.socket"]
+    assert s.reload(moved) == ["milter.socket"]  # still not in effect: still said
+    assert s.reload(first) == []  # back to the socket in use: nothing to restart for
+
+
 def test_verdict_is_computed_on_a_thurac_thread_not_the_mta_callback_thread(
     scanner: Scanner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -45,6 +45,9 @@ class Scanner:
     def __init__(self, settings: Settings, engine: Engine, resolver: Resolver,
                  recorder: Recorder | None, *, history: bool = True) -> None:
         self.settings = settings
+        # What the socket and the store were opened with: a reload compares against these,
+        # not against the previous reload (which may have changed them without effect).
+        self.in_use = settings
         self.has_history = history  # False: no store yet (a read-only command); never read
         self.engine = engine
         self.resolver = resolver
@@ -104,7 +107,7 @@ class Scanner:
         Returns the keys whose change needs a restart (the socket and the store stay as
         they are until then).
         """
-        old = self.settings
+        old = self.in_use
         restart = [key for key, before, after in (
             ("milter.socket", old.milter.socket, new.milter.socket),
             ("milter.timeout", old.milter.timeout, new.milter.timeout),
@@ -115,7 +118,7 @@ class Scanner:
             ("database.spool_replay_seconds", old.database.spool_replay_seconds,
              new.database.spool_replay_seconds),
         ) if before != after]
-        if new.dns != old.dns:
+        if new.dns != self.settings.dns:
             self.resolver = make_resolver(new)
         self.store_lists.refresh = new.lists.refresh_seconds
         self.settings = new
