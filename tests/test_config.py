@@ -263,3 +263,14 @@ def test_any_file_content_loads_or_names_the_file_in_a_config_error(text: str) -
             assert lines and all(line.startswith(f"{path}: ") for line in lines), lines
         else:
             assert isinstance(loaded, Settings)
+
+
+def test_a_single_value_where_a_list_is_expected_is_a_list_of_one() -> None:
+    settings = parse_settings({"local": {"domains": "Example.org",
+                                         "internal_networks": "10.0.0.0/8"}}, "t.yaml")
+    assert settings.local.domains == ("example.org",)
+    assert [str(n) for n in settings.local.internal_networks] == ["10.0.0.0/8"]
+    with pytest.raises(ConfigError) as err:
+        parse_settings({"local": {"domains": 5}}, "t.yaml")
+    assert "t.yaml: local.domains: expected a list such as [a, b]" in str(err.value)
+    assert "valid tuple" not in str(err.value)

@@ -9,7 +9,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 import yaml
 from pydantic import (
@@ -58,6 +58,16 @@ Ratio = Annotated[float, Field(ge=0, le=1)]
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_item_list(cls, value: Any, info: ValidationInfo) -> Any:
+        """`domains: example.com` means a list of one: YAML writers drop the brackets."""
+        if isinstance(value, str) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if get_origin(annotation) is tuple:
+                return [value]
+        return value
 
 
 _SOCKET_RE = re.compile(r"^(inet:\d{1,5}(@\S+)?|inet6:\d{1,5}(@\S+)?|unix:/\S+|local:/\S+)$")
@@ -546,6 +556,8 @@ def _format_errors(path: str, exc: ValidationError) -> str:
         msg = " ".join(err["msg"].removeprefix("Value error, ").split())  # one line, always
         if err["type"] == "extra_forbidden":
             msg, shown = "unknown key (see docs/configuration.md for the keys)", ""
+        elif err["type"] in ("tuple_type", "list_type"):
+            msg = "expected a list such as [a, b] (a single value may stand alone)"
         lines.append(f"{path}: {loc.lstrip('.') or '(top level)'}: {msg}{shown}")
     return "\n".join(lines)
 
