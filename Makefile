@@ -7,16 +7,22 @@ PY := $(VENV)/bin/python
 
 .PHONY: run test test-long soak lint typecheck bench deps clean
 
-$(VENV)/.installed: pyproject.toml
+# The runtime needs thurac and its dependencies only; pytest, mypy and ruff come with the
+# test extra, for the targets that use them.
+$(VENV)/.runtime: pyproject.toml
 	./tools/install-deps.sh run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 deps: $(VENV)/.installed
 
-run: deps
+run: $(VENV)/.runtime
 	$(VENV)/bin/thurac run --config $(CONFIG)
 
 test: deps
