@@ -237,3 +237,22 @@ def test_read_only_commands_on_a_missing_store_create_nothing_and_say_so(
         err = capsys.readouterr().err
         assert "no history store at" in err and "Traceback" not in err, (command, err)
     assert not (tmp_path / "db").exists()  # not even the folder
+
+
+def test_the_shipped_example_messages_score_as_the_readme_says(
+    config: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    examples = Path(__file__).resolve().parents[1] / "docs/examples"
+    with TestDnsServer() as dns:  # empty zone: every name is NXDOMAIN, as on the tour
+        data = yaml.safe_load(config.read_text())
+        data["dns"]["nameservers"] = [dns.address]
+        config.write_text(yaml.safe_dump(data))
+        scores = {}
+        for name, extra in (("clean.eml", ["--ip", "127.0.0.5", "--helo", "mail.partner.example"]),
+                            ("spammy.eml", ["--ip", "127.0.0.9", "--helo", "[127.0.0.9]"])):
+            assert main(["check", str(examples / name), "--json", "--config", str(config),
+                         *extra]) == 0
+            scores[name] = json.loads(capsys.readouterr().out)
+    assert scores["spammy.eml"]["action"] in ("quarantine", "reject")
+    assert scores["clean.eml"]["score"] < scores["spammy.eml"]["score"]
+    assert "C22_TECH_MAILER" in {s["name"] for s in scores["spammy.eml"]["symbols"]}
