@@ -40,6 +40,7 @@ class ListEntry:
     added_at: datetime | None = None
     expires_at: datetime | None = None
     source: str = "yaml"  # "yaml", or "store" for entries managed with `thurac list`
+    recipient: str = ""  # "": for everyone; else the one recipient it is for (an opt-out)
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -48,7 +49,8 @@ class ListEntry:
         """The entry as a reason names it: list, kind, value, the operator's reason, origin."""
         why = f" ({self.reason})" if self.reason else ""
         by = f" by {self.added_by}" if self.added_by else ""
-        return f"{self.list} {self.kind} {self.value}{why} [{self.source}{by}]"
+        only = f" for {self.recipient}" if self.recipient else ""
+        return f"{self.list} {self.kind} {self.value}{only}{why} [{self.source}{by}]"
 
 
 def _domain(value: str, what: str) -> str:
@@ -140,7 +142,7 @@ def parse_duration(text: str) -> timedelta | None:
 
 def make_entry(list_name: str, kind: str, value: str, *, reason: str = "", added_by: str = "",
                expires: str | date | datetime | None = None, now: datetime | None = None,
-               source: str = "store") -> ListEntry:
+               source: str = "store", recipient: str = "") -> ListEntry:
     """A validated entry (EntryError says what is wrong; nothing is half-made)."""
     if list_name not in LIST_NAMES:
         raise EntryError(f"unknown list {list_name!r}; expected allow or block")
@@ -149,5 +151,6 @@ def make_entry(list_name: str, kind: str, value: str, *, reason: str = "", added
         raise EntryError(f"reason longer than {MAX_REASON} characters")
     if len(added_by) > MAX_BY:
         raise EntryError(f"--by longer than {MAX_BY} characters")
+    only = normal_value("address", recipient) if recipient else ""
     return ListEntry(list_name, kind, normal_value(kind, value),  # type: ignore[arg-type]
-                     reason, added_by, moment, parse_expiry(expires, moment), source)
+                     reason, added_by, moment, parse_expiry(expires, moment), source, only)

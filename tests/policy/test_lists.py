@@ -181,3 +181,14 @@ def test_a_past_expiry_or_an_unknown_kind_is_refused() -> None:
         make_entry("block", "asn", "64496")
     with pytest.raises(EntryError, match="expected a duration"):
         make_entry("block", "ip", "192.0.2.1", expires="soon")
+
+
+def test_an_entry_for_one_recipient_decides_only_when_every_recipient_has_one() -> None:
+    opted_out = entry("block", "address", "news@shop.example", recipient="Alice@Example.com",
+                      reason="opt-out")
+    assert opted_out.recipient == "alice@example.com"
+    assert "for alice@example.com (opt-out)" in opted_out.describe()
+    assert hits([opted_out], make_message(recipients=("alice@example.com",)))
+    assert hits([opted_out], make_message(recipients=("bob@example.com",))) == []
+    assert hits([opted_out], make_message(recipients=("alice@example.com",
+                                                      "bob@example.com"))) == []

@@ -40,10 +40,13 @@ class ListIndex:
     address) or one per label (a domain), not a scan of the list."""
 
     def __init__(self, entries: Iterable[ListEntry] = ()) -> None:
-        self._tables: dict[tuple[ListName, Kind], _Table] = {}
+        # (list, kind, recipient): recipient "" for entries that apply to everyone
+        self._tables: dict[tuple[ListName, Kind, str], _Table] = {}
+        self.scoped = False  # some entries are for one recipient only
         self.size = 0
         for entry in entries:
-            table = self._tables.setdefault((entry.list, entry.kind), _Table())
+            self.scoped = self.scoped or bool(entry.recipient)
+            table = self._tables.setdefault((entry.list, entry.kind, entry.recipient), _Table())
             if entry.kind == "ip":
                 table.networks.append((ipaddress.ip_network(entry.value), entry))
             elif entry.value.startswith("."):
@@ -53,9 +56,10 @@ class ListIndex:
             self.size += 1
 
     def lookup(self, list_name: ListName, kind: Kind, value: str,
-               now: datetime) -> ListEntry | None:
-        """The live entry of `list_name`/`kind` that `value` falls under, if any."""
-        table = self._tables.get((list_name, kind))
+               now: datetime, recipient: str = "") -> ListEntry | None:
+        """The live entry of `list_name`/`kind` that `value` falls under, if any (among
+        those for `recipient` only, when one is given)."""
+        table = self._tables.get((list_name, kind, recipient))
         if table is None or not value:
             return None
         candidates: list[ListEntry | None] = []
@@ -126,9 +130,15 @@ def matches(index: ListIndex, message: Message, auth: AuthResults) -> list[Match
         ("helo", helo, "FCrDNS" if fcrdns else ""),
     ]
     found: list[Match] = []
+    recipients = [r.lower() for r in message.recipients]
     for list_name in ("allow", "block"):
         for kind, value, how in facts:
             entry = index.lookup(list_name, kind, value, now)
+            if entry is None and index.scoped and recipients:
+                # A recipient's own entry (an opt-out) decides only when every recipient of
+                # the message has one: a milter answers once for all of them.
+                own = [index.lookup(list_name, kind, value, now, r) for r in recipients]
+                entry = own[0] if all(own) else None
             if entry is not None:
                 trusted = list_name == "block" or bool(how)
                 found.append(Match(entry, trusted, how if list_name == "allow" else ""))

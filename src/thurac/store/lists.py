@@ -17,7 +17,7 @@ from thurac.store.schema import lists
 
 _ALL = (
     select(lists.c.list, lists.c.kind, lists.c.value, lists.c.reason, lists.c.added_by,
-           lists.c.added_at, lists.c.expires_at)
+           lists.c.added_at, lists.c.expires_at, lists.c.recipient)
     .order_by(lists.c.list, lists.c.kind, lists.c.value)
 )
 _LIVE = _ALL.where(or_(lists.c.expires_at.is_(None), lists.c.expires_at > bindparam("now")))
@@ -37,7 +37,7 @@ def read_entries(engine: Engine, now: datetime | None = None,
         rows = conn.execute(_ALL if include_expired else _LIVE,
                             {"now": now or datetime.now(UTC)})
         return [ListEntry(r.list, r.kind, r.value, r.reason, r.added_by, _utc(r.added_at),
-                          _utc(r.expires_at), "store") for r in rows]
+                          _utc(r.expires_at), "store", r.recipient) for r in rows]
 
 
 def add_entry(engine: Engine, entry: ListEntry) -> bool:
@@ -46,14 +46,15 @@ def add_entry(engine: Engine, entry: ListEntry) -> bool:
     values = {"reason": entry.reason, "added_by": entry.added_by,
               "added_at": entry.added_at or datetime.now(UTC), "expires_at": entry.expires_at}
     key = and_(lists.c.list == entry.list, lists.c.kind == entry.kind,
-               lists.c.value == entry.value)
+               lists.c.value == entry.value, lists.c.recipient == entry.recipient)
     with engine.begin() as conn:
         if conn.execute(update(lists).where(key).values(**values)).rowcount:
             return False
     try:
         with engine.begin() as conn:
             conn.execute(lists.insert().values(list=entry.list, kind=entry.kind,
-                                               value=entry.value, **values))
+                                               value=entry.value, recipient=entry.recipient,
+                                               **values))
         return True
     except IntegrityError:  # another `thurac list add` of the same entry won the race
         with engine.begin() as conn:
@@ -61,10 +62,12 @@ def add_entry(engine: Engine, entry: ListEntry) -> bool:
         return False
 
 
-def remove_entry(engine: Engine, list_name: str, kind: str, value: str) -> bool:
+def remove_entry(engine: Engine, list_name: str, kind: str, value: str,
+                 recipient: str = "") -> bool:
     with engine.begin() as conn:
         result = conn.execute(delete(lists).where(
-            lists.c.list == list_name, lists.c.kind == kind, lists.c.value == value))
+            lists.c.list == list_name, lists.c.kind == kind, lists.c.value == value,
+            lists.c.recipient == recipient))
     return bool(result.rowcount)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -111,7 +112,9 @@ lists = Table(
     Column("added_by", String(100), nullable=False),
     Column("added_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True)),
-    UniqueConstraint("list", "kind", "value", name="uq_lists_entry"),
+    # "" for everyone; else the one local recipient it applies to (an opt-out of a sender)
+    Column("recipient", String(320), nullable=False, default="", server_default=""),
+    UniqueConstraint("list", "kind", "value", "recipient", name="uq_lists_entry"),
 )
 
 # Quarantined messages an operator released: false positives, for explain and the reports.
@@ -124,4 +127,35 @@ releases = Table(
     Column("released_by", String(100), nullable=False),
     Column("sender", String(320), nullable=False),
     Column("recipients", Text, nullable=False),  # JSON list
+)
+
+# Spam reports (users forwarding spam, ARF feedback loops): evidence against a source.
+complaints = Table(
+    "complaints", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("reporter", String(320), nullable=False),  # as is, or hashed (complaints.hash)
+    Column("trusted", Boolean, nullable=False),  # a local user or a listed feedback source
+    Column("weight", Float, nullable=False),  # 1 when trusted, else complaints.untrusted_weight
+    Column("kind", String(40), nullable=False),  # user | arf:<feedback type>
+    Column("method", String(16), nullable=False),  # trace | arf | attachment | inline | none
+    Column("sender", String(320), nullable=False, index=True),
+    Column("sender_domain", String(255), nullable=False, index=True),
+    Column("client_ip", String(64), nullable=False, index=True),
+    Column("message_id", String(500)),
+    Column("event_id", Integer, ForeignKey("events.id", ondelete="SET NULL")),
+    Column("report_queue_id", String(64), nullable=False),
+    Column("forwarded_at", DateTime(timezone=True)),
+    Column("evidence", Text, nullable=False),  # the reported message's header block
+)
+
+# Advertising mail delivered per (advertiser, recipient) and minute: Decree 91/2020 allows
+# at most 3 per advertiser per recipient per day without the recipient's agreement.
+ad_counts = Table(
+    "ad_counts", metadata,
+    Column("advertiser", String(255), primary_key=True),  # header From organisational domain
+    Column("recipient", String(320), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("messages", Integer, nullable=False, default=0),
+    Index("ix_ad_counts_minute", "minute"),
 )
