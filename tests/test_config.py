@@ -19,7 +19,8 @@ from thurac.symbols import CATALOGUE, default_scores
 
 SHIPPED = Path(__file__).resolve().parents[1] / "config" / "thurac.yaml"
 SOURCE = "/etc/thurac/thurac.yaml"
-C22_GROUPS = {"c22_frequency", "c22_one_way", "c22_unrelated", "c22_technology"}
+C22_GROUPS = {"c22_complaints", "c22_frequency", "c22_one_way", "c22_unrelated",
+              "c22_technology"}
 # Keys whose value in the shipped file is a site example rather than the default.
 EXAMPLE_VALUES = {"local.domains"}
 

@@ -249,9 +249,9 @@ def test_verdict_is_computed_on_a_thurac_thread_not_the_mta_callback_thread(
     seen: list[str] = []
     read = scanner.history
 
-    def history(message: Any) -> Any:
+    def history(message: Any, *args: Any) -> Any:
         seen.append(threading.current_thread().name)
-        return read(message)
+        return read(message, *args)
 
     monkeypatch.setattr(scanner, "history", history)
     ctx = feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")

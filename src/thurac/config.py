@@ -470,6 +470,114 @@ class PostfixSettings(_Section):
     config_directory: Annotated[str, Field(pattern=r"^(/.*)?$")] = ""
 
 
+def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(normal_value("address", v) for v in value)
+    except EntryError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _domains(value: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(normal_value("domain", v).lstrip(".") for v in value)
+    except EntryError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class ReportsSettings(_Section):
+    """Report mailboxes (Circular 22/2021 art. 5.3: users report spam by forwarding it)."""
+
+    addresses: tuple[str, ...] = ()  # mail to these is a report, not ordinary mail
+    deliver: Literal["keep", "discard"] = "keep"  # keep: a person can still read abuse mail
+    # Mailbox providers whose ARF feedback loops are trusted (envelope sender or From domain,
+    # with SPF or DKIM passing for it).
+    feedback_sources: tuple[str, ...] = ()
+    # Forward trusted reports as ARF (e.g. chongthurac@vncert.vn); empty: never.
+    forward_to: str = ""
+    forward_from: str = ""  # empty: postmaster@<first local domain>
+    smtp_relay: str = "127.0.0.1:25"
+
+    @field_validator("addresses")
+    @classmethod
+    def _address_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _addresses(value)
+
+    @field_validator("feedback_sources")
+    @classmethod
+    def _domain_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _domains(value)
+
+    @field_validator("forward_to", "forward_from")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        return _addresses((value,))[0] if value else ""
+
+    @field_validator("smtp_relay")
+    @classmethod
+    def _relay_form(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT such as 127.0.0.1:25")
+        return value
+
+    def is_report_address(self, address: str) -> bool:
+        return address.strip().strip("<>").lower() in self.addresses
+
+
+class ComplaintsSettings(_Section):
+    """Complaints raise a source's score: C22_COMPLAINTS (Circular 22/2021 art. 5)."""
+
+    enabled: bool = True
+    window: PositiveInt = 30 * 86400  # seconds of complaints that count
+    # Weight of a report from someone who is neither a local user nor a listed feedback
+    # source: 0 so that a spammer cannot report a competitor.
+    untrusted_weight: Ratio = 0.0
+    # The score is C22_COMPLAINTS × distinct reporters, up to this many.
+    max_factor: Annotated[float, Field(ge=1)] = 3.0
+    # Shared providers: complaints against one user of them say nothing about the domain.
+    ignore_domains: tuple[str, ...] = ("gmail.com", "yahoo.com", "outlook.com",
+                                       "hotmail.com", "icloud.com")
+    hash_reporters: bool = False  # store a SHA-256 of the reporter instead of the address
+    # An opt-out (ARF opt-out/unsubscribe, or a user's report) blocks that sender for that
+    # reporter from then on.
+    opt_out_blocks: bool = True
+
+
+class AdvertisingSettings(_Section):
+    """Decree 91/2020 arts. 13 and 20: advertising mail rules."""
+
+    enabled: bool = True
+    # Subject labels that say "advertisement" (regular expressions, case-insensitive).
+    subject_labels: tuple[str, ...] = (r"^\s*\[\s*(QC|ADV|AD|QUANG CAO)\s*\]",)
+    # Header fields (name: value pattern) that make a message look like advertising.
+    bulk_headers: tuple[str, ...] = (r"List-Unsubscribe:.*", r"Precedence:\s*bulk",
+                                     r"X-Campaign(-Id)?:.*", r"X-Mailchimp-.*:.*",
+                                     r"X-SG-EID:.*", r"X-Mailgun-.*:.*", r"X-MC-User:.*")
+    daily_limit: PositiveInt = 3  # per advertiser and recipient in 24 h, without agreement
+    # Opt-out wording looked for in the last text part (regular expressions, any case).
+    optout_patterns: tuple[str, ...] = (r"từ chối nhận", r"tu choi nhan",
+                                        r"h(ủ|u|ư)[yỷ] đăng ký", r"huy dang ky",
+                                        r"ngừng nhận", r"unsubscribe", r"opt[ -]?out")
+    # Recipient domains that must not get unsolicited advertising (certified-mail/PEC-
+    # style and government domains).
+    protected_domains: tuple[str, ...] = ()
+
+    @field_validator("subject_labels", "bulk_headers", "optout_patterns")
+    @classmethod
+    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return value
+
+    @field_validator("protected_domains")
+    @classmethod
+    def _domain_form(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _domains(value)
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -488,6 +596,9 @@ class Settings(_Section):
     lists: ListsSettings = ListsSettings()
     replies: RepliesSettings = RepliesSettings()
     postfix: PostfixSettings = PostfixSettings()
+    reports: ReportsSettings = ReportsSettings()
+    complaints: ComplaintsSettings = ComplaintsSettings()
+    advertising: AdvertisingSettings = AdvertisingSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

@@ -31,6 +31,11 @@ class History:
     sender_messages: int = 0  # inbound messages seen from the envelope sender, ever
     sender_written_to: bool = False  # a local user has written to the envelope sender
     related_recipients: frozenset[str] = frozenset()  # recipients with a prior exchange
+    # Complaints within complaints.window: key kind (sender, domain, ip) → distinct
+    # reporters, each counted at its weight (1 trusted, complaints.untrusted_weight else).
+    complaints: Mapping[str, float] = field(default_factory=dict)
+    # Advertising from this message's advertiser in the last 24 h, per recipient.
+    ad_counts: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def unknown(cls) -> History:

@@ -45,11 +45,15 @@ CRITERIA: dict[str, Criterion] = {
     "c22_technology": Criterion(_law(_C22, "4.3c"),
                                 {"en": "sending technology", "vi": "cong nghe gui"}),
     "lists": Criterion(_law(_D91, "10.3"), {"en": "block list", "vi": "danh sach chan"}),
+    "c22_complaints": Criterion(_law(_C22, "5"), {"en": "spam reports about the source",
+                                                  "vi": "phan anh thu rac ve nguon gui"}),
+    "advertising": Criterion(_law(_D91, "13, 20"),
+                             {"en": "advertising mail rules", "vi": "quy dinh thu quang cao"}),
     "auth": Criterion({}, {"en": "sender authentication", "vi": "xac thuc nguoi gui"}),
 }
 _AUTH_GROUPS = frozenset({"spf", "dkim", "dmarc", "arc", "from"})
-_UNITS = {"en": {"messages": "messages", "recipients": "recipients"},
-          "vi": {"messages": "thu", "recipients": "nguoi nhan"}}
+_UNITS = {"en": {"messages": "messages", "recipients": "recipients", "reporters": "reporters"},
+          "vi": {"messages": "thu", "recipients": "nguoi nhan", "reporters": "nguoi phan anh"}}
 _SCORE = {"en": "score", "vi": "diem"}
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from thurac import policy
+from thurac import adverts, policy
 from thurac.auth import AuthResults
 from thurac.checks import CheckContext
 from thurac.config import Settings
@@ -39,6 +39,7 @@ class Outcome:
     verdict: Verdict | None
     history: History
     auth: AuthResults = field(default_factory=AuthResults)
+    advertiser: str = ""  # advertising mail from this advertiser (adverts.py)
 
 
 class Scanner:
@@ -67,13 +68,13 @@ class Scanner:
             self._index = (key, index)
         return index
 
-    def history(self, message: Message) -> History:
+    def history(self, message: Message, advertiser: str = "") -> History:
         """The one read per message; a store failure degrades to 'unknown', never to an error."""
         if not self.has_history:
             return History.unknown()
         try:
             with self.engine.connect() as conn:
-                history = read_history(conn, message, self.settings)
+                history = read_history(conn, message, self.settings, advertiser)
         except Exception as exc:
             self.reads.failed(exc)  # logged once per outage
             return History.unknown()
@@ -86,7 +87,9 @@ class Scanner:
         # One configuration per message, even across a reload; the recipients' policy on it.
         policy_key = recipients.choose(self.settings, message.recipients)
         settings = recipients.judged_under(self.settings, policy_key)
-        history = self.history(message)
+        advertiser = (adverts.advertiser(message)
+                      if adverts.advertisement(message, settings.advertising) else "")
+        history = self.history(message, advertiser)
         ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
         symbols = run_checks(message, history, ctx)
         # List hits add symbols; policies may impose an action whatever the score (policy/).
@@ -94,7 +97,7 @@ class Scanner:
             PolicyInput(message, ctx.auth, settings, self.lists(settings)))
         symbols.extend(s for j in judgements for s in j.symbols)
         verdict = decide(symbols, settings.actions, imposed, policy_key)
-        return Outcome(verdict, history, ctx.auth)
+        return Outcome(verdict, history, ctx.auth, advertiser)
 
     def verdict_timeout(self) -> float:
         """Longest a scan may take before the milter gives up on it and applies on_error."""
@@ -127,7 +130,8 @@ class Scanner:
     def _record_of(self, message: Message, outcome: Outcome) -> Record:
         unrelated = (outcome.history.unrelated(message.recipients)
                      if message.direction == "inbound" else ())
-        return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address)
+        return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address,
+                      outcome.advertiser)
 
     def record(self, message: Message, outcome: Outcome) -> None:
         """Hand the message to the recorder (written after the reply); no-op when read-only."""

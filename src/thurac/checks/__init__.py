@@ -5,8 +5,10 @@ DMARC runs after SPF, DKIM, ARC and the From sanity check: it reads their result
 
 from __future__ import annotations
 
+from thurac.checks.advertising import Advertising
 from thurac.checks.arc import Arc
 from thurac.checks.base import Check, CheckContext
+from thurac.checks.complaints import Complaints
 from thurac.checks.dkim import Dkim
 from thurac.checks.dmarc import Dmarc
 from thurac.checks.dns_lists import DnsLists
@@ -22,12 +24,14 @@ CHECKS: tuple[Check, ...] = (
     OneWaySource(),
     UnrelatedRecipients(),
     Technology(),
+    Complaints(),
     DnsLists(),
     Spf(),
     Dkim(),
     Arc(),
     FromHeader(),
     Dmarc(),
+    Advertising(),
 )
 
 __all__ = ["CHECKS", "Check", "CheckContext"]

@@ -21,6 +21,7 @@ class Record:
     verdict: Verdict | None  # None for outbound mail, which is not scored
     unrelated: tuple[str, ...]
     is_local: Callable[[str], bool]
+    advertiser: str = ""  # advertising mail (adverts.py): deliveries are counted for it
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
             "overrides": [[o.action, o.source, o.reason] for o in verdict.overrides],
         },
         "unrelated": list(record.unrelated),
+        "advertiser": record.advertiser,
     }
 
 
@@ -61,4 +63,5 @@ def record_from_dict(data: dict[str, Any], is_local: Callable[[str], bool]) -> R
         v["score"], v["required"], v["action"], v["intended"],
         tuple(Symbol(n, s, r) for n, s, r in v["symbols"]), v.get("policy"),
         tuple(Override(a, s, r) for a, s, r in v.get("overrides", ())))
-    return Record(message, verdict, tuple(data["unrelated"]), is_local)
+    return Record(message, verdict, tuple(data["unrelated"]), is_local,
+                  data.get("advertiser", ""))

@@ -19,9 +19,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac.history import epoch_minute, keys_of, stored_text
 from thurac.store.engine import database_file, upgrade
+from thurac.store.history import AD_WINDOW_MINUTES
 from thurac.store.outage import Outage
 from thurac.store.record import Record
 from thurac.store.schema import (
+    ad_counts,
     correspondents,
     events,
     header_log,
@@ -57,6 +59,8 @@ SENDERS = _Counter(senders, ("address",), add=("messages",), latest=("last_seen"
 PAIRS = _Counter(correspondents, ("local", "remote"), add=("sent", "received"),
                  latest=("last_seen",))
 SENT_IDS = _Counter(sent_messages, ("message_id",))
+ADS = _Counter(ad_counts, ("advertiser", "recipient", "minute"), add=("messages",))
+DELIVERED = frozenset({"accept", "add_header"})  # what reached the recipient
 
 
 # Built once: SQLAlchemy caches their compiled form, so a record costs parameters only.
@@ -191,6 +195,12 @@ def _record_inbound(upserts: _Upserts, record: Record) -> None:
         upserts.add(BUCKETS, {"kind": kind, "key": key, "minute": minute, "messages": 1,
                               "recipients": len(msg.recipients),
                               "unrelated": len(record.unrelated)})
+    verdict = record.verdict
+    if record.advertiser and (verdict is None or verdict.action in DELIVERED):
+        advertiser = stored_text(record.advertiser, 255)
+        for rcpt in msg.recipients:
+            upserts.add(ADS, {"advertiser": advertiser, "recipient": stored_text(rcpt, 320),
+                              "minute": minute, "messages": 1})
     if not msg.sender:
         return
     sender = stored_text(msg.sender, 320)
@@ -203,9 +213,15 @@ def _record_inbound(upserts: _Upserts, record: Record) -> None:
                                 "sent": 0, "received": 1})
 
 
-def purge_buckets(conn: Connection, older_than_minute: int) -> int:
+def purge_buckets(conn: Connection, older_than_minute: int,
+                  ads_older_than_minute: int | None = None) -> int:
+    """Delete rate buckets (and advertising counts) no window reads any more."""
     result = conn.execute(delete(rate_buckets).where(rate_buckets.c.minute < older_than_minute))
-    return result.rowcount or 0
+    removed = result.rowcount or 0
+    if ads_older_than_minute is not None:
+        ads = conn.execute(delete(ad_counts).where(ad_counts.c.minute < ads_older_than_minute))
+        removed += ads.rowcount or 0
+    return removed
 
 
 class _StoreFile:
@@ -447,6 +463,8 @@ class Recorder:
         if now - self._last_purge < PURGE_EVERY:
             return
         self._last_purge = now
-        purged = purge_buckets(conn, int(now // 60) - self._keep_minutes)
+        minute = int(now // 60)
+        purged = purge_buckets(conn, minute - self._keep_minutes,
+                               minute - AD_WINDOW_MINUTES - 1)
         if purged:
             log.info("recorder: purged %d expired rate bucket(s)", purged)
