@@ -22,7 +22,7 @@ from tests.support.net import free_port
 from tests.support.smtp_sink import SinkMessage, SmtpSink
 
 import thurac.feedback.forwarder as forwarder_module
-from thurac.feedback.arf_out import build_arf
+from thurac.feedback.arf_out import MAX_REPORTED, build_arf
 from thurac.feedback.forwarder import (
     QUEUE_FILE,
     Forwarder,
@@ -370,3 +370,18 @@ def test_the_journal_is_rewritten_without_the_jobs_that_are_done(
         journal = [json.loads(line) for line in (tmp_path / QUEUE_FILE).read_bytes().splitlines()]
     assert [(r["op"], r["id"]) for r in journal] == [("job", "C16"), ("try", "C16")]
     assert journal[1]["attempts"] == 1
+
+
+def test_the_forwarding_guide_gives_the_defaults_the_code_has() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs/forwarding.md").read_text()
+    defaults = ForwardSettings()
+    assert f"| timeout | {defaults.timeout:g} s |" in guide
+    assert f"| retry_first | {defaults.retry_first:g} s |" in guide
+    assert f"| retry_max | {defaults.retry_max / 60:g} min |" in guide
+    assert f"| max_age | {defaults.max_age / 86400:g} days |" in guide
+    assert f"| max_attempts | {defaults.max_attempts} |" in guide
+    assert (f"| max_jobs / max_bytes | {defaults.max_jobs} / "
+            f"{defaults.max_bytes // 2**20} MB |") in guide
+    assert "**`chongthurac@vncert.vn`**" in guide and "never on by default" in guide.lower()
+    assert f"larger than {MAX_REPORTED // 2**20} MB is replaced by its header" in " ".join(
+        guide.split())
