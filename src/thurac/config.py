@@ -460,6 +460,20 @@ class PostfixSettings(_Section):
     config_directory: Annotated[str, Field(pattern=r"^(/.*)?$")] = ""
 
 
+class MetricsSettings(_Section):
+    # The Prometheus endpoint, IP:PORT ([IPv6]:PORT); empty: not served (docs/metrics.md).
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_form(cls, value: str) -> str:
+        from thurac.metrics import parse_listen
+
+        if value:
+            parse_listen(value)
+        return value
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -478,6 +492,7 @@ class Settings(_Section):
     lists: ListsSettings = ListsSettings()
     replies: RepliesSettings = RepliesSettings()
     postfix: PostfixSettings = PostfixSettings()
+    metrics: MetricsSettings = MetricsSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

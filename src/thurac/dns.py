@@ -69,6 +69,7 @@ import dns.rdtypes.txtbase
 import dns.resolver
 import dns.reversename
 
+from thurac import metrics
 from thurac.nameservers import NameserverHealth
 
 __all__ = [
@@ -87,6 +88,10 @@ __all__ = [
 ]
 
 DnsStatus = Literal["ok", "nxdomain", "nodata", "temperror"]
+# Why a lookup is a temperror: no answer in time, the server's own error (SERVFAIL, REFUSED),
+# nothing reachable, any other bad exchange, the message's budget spent, every server down.
+DnsFailure = Literal["", "timeout", "servfail", "refused", "unreachable", "error", "budget",
+                     "down"]
 
 DEFAULT_PORT = 53
 
@@ -137,14 +142,16 @@ class Lookup:
 
     At most :data:`MAX_VALUES` values are kept.  ``ttl`` is the remaining
     time-to-live in seconds of the (possibly cached) answer, 0 for failures;
-    ``error`` says why a lookup failed; neither takes part in equality, so
-    two lookups are equal when they give the same answer.
+    ``error`` says why a lookup failed, and ``failure`` which kind of
+    failure a temperror is (for thurac_dns_errors_total); none of them takes
+    part in equality, so two lookups are equal when they give the same answer.
     """
 
     status: DnsStatus
     values: tuple[str, ...] = ()
     ttl: int = field(default=0, compare=False)
     error: str = field(default="", compare=False)
+    failure: DnsFailure = field(default="", compare=False)
 
     @property
     def ok(self) -> bool:
@@ -276,6 +283,9 @@ def _rdata_text(rdata: dns.rdata.Rdata) -> str:
         return b"".join(rdata.strings).decode("utf-8", errors="replace")
     return rdata.to_text()
 
+
+# Answers that say the server could not or would not answer (the rest are "error").
+_RCODE_FAILURES: dict[str, DnsFailure] = {"SERVFAIL": "servfail", "REFUSED": "refused"}
 
 # The check of a suspect nameserver: the root's NS, in every resolver's cache.
 _CHECK_QUERY = dns.message.make_query(".", dns.rdatatype.NS, dns.rdataclass.IN)
@@ -409,12 +419,13 @@ class Resolver:
         pending = self.health.usable(self.servers)
         if not pending:
             down = ", ".join(self.health.down())
-            return Lookup("temperror", error=f"every nameserver is down ({down})")
+            return Lookup("temperror", error=f"every nameserver is down ({down})",
+                          failure="down")
         deadline = time.monotonic() + lifetime
         request = dns.message.make_query(
             qname, rdtype, dns.rdataclass.IN, use_edns=0, payload=EDNS_PAYLOAD
         )
-        failures: list[str] = []
+        failures: list[tuple[DnsFailure, str]] = []
         while pending:
             timed_out: list[tuple[str, int]] = []
             for server in pending:
@@ -426,7 +437,8 @@ class Resolver:
                         request, server, min(self._attempt_timeout, left), deadline
                     )
                 except _TcpTimeout:
-                    failures.append(f"{_server_text(server)}: truncated, TCP retry timed out")
+                    failures.append(("timeout",
+                                     f"{_server_text(server)}: truncated, TCP retry timed out"))
                     continue
                 except dns.exception.Timeout:
                     self._no_answer(server, "timeout")
@@ -434,15 +446,16 @@ class Resolver:
                     continue
                 except OSError as exc:  # nothing listening, unreachable, connection reset
                     self._no_answer(server, _error_text(exc))
-                    failures.append(f"{_server_text(server)}: {_error_text(exc)}")
+                    failures.append(("unreachable", f"{_server_text(server)}: {_error_text(exc)}"))
                     continue
                 except Exception as exc:  # DNS failures never escape
-                    failures.append(f"{_server_text(server)}: {_error_text(exc)}")
+                    failures.append(("error", f"{_server_text(server)}: {_error_text(exc)}"))
                     continue
                 self.health.answered(server)
                 result = self._interpret(qname, rdtype, response, server)
                 if isinstance(result, str):
-                    failures.append(f"{_server_text(server)}: {result}")
+                    failures.append((_RCODE_FAILURES.get(result, "error"),
+                                     f"{_server_text(server)}: {result}"))
                     continue
                 return result
             pending = [server for server in timed_out if not self.health.is_down(server)]
@@ -470,9 +483,11 @@ class Resolver:
         self.health.checked(server, answered, why)
 
     @staticmethod
-    def _failed(failures: list[str], timed_out: bool) -> Lookup:
-        reasons = [*failures, "timeout"] if timed_out else failures
-        return Lookup("temperror", error="; ".join(reasons) or "no nameserver")
+    def _failed(failures: list[tuple[DnsFailure, str]], timed_out: bool) -> Lookup:
+        """A timeout if time ran out, else the kind of the first server's failure."""
+        reasons = [text for _, text in failures] + (["timeout"] if timed_out else [])
+        kind: DnsFailure = "timeout" if timed_out else failures[0][0] if failures else "error"
+        return Lookup("temperror", error="; ".join(reasons) or "no nameserver", failure=kind)
 
     def _exchange(
         self,
@@ -568,10 +583,11 @@ class DnsSession:
         """True once the budget is used up."""
         return self.remaining <= 0.0
 
-    def _record(self, name: str, rdtype: str, reason: str) -> None:
+    def _record(self, name: str, rdtype: str, failed: Lookup) -> None:
+        metrics.dns_error(failed.failure)
         with self._lock:
             if len(self.temperrors) < MAX_TEMPERRORS:
-                self.temperrors.append(f"{name}/{rdtype}: {reason}")
+                self.temperrors.append(f"{name}/{rdtype}: {failed.error}")
 
     def query(self, name: str, rdtype: str) -> Lookup:
         """Look up ``name`` (text, trailing dot optional) for ``rdtype`` ("MX"...).
@@ -597,8 +613,9 @@ class DnsSession:
             cached = self.resolver._cached(qname, rdt)
             if cached is not None:
                 return cached
-            self._record(shown, type_text, "DNS time budget exhausted")
-            return Lookup("temperror", error="DNS time budget exhausted")
+            spent = Lookup("temperror", error="DNS time budget exhausted", failure="budget")
+            self._record(shown, type_text, spent)
+            return spent
 
         lifetime = min(self.resolver.timeout, remaining)
         start = time.monotonic()
@@ -609,7 +626,7 @@ class DnsSession:
             with self._lock:
                 self.spent += elapsed
         if result.temperror:
-            self._record(shown, type_text, result.error)
+            self._record(shown, type_text, result)
         return result
 
     def a(self, name: str) -> Lookup:
