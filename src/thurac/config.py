@@ -474,6 +474,12 @@ class MetricsSettings(_Section):
         return value
 
 
+class LogSettings(_Section):
+    # Besides standard error, every record to syslog (facility mail, ident thurac).
+    syslog: bool = False
+    syslog_socket: Annotated[str, Field(pattern=r"^/\S+$")] = "/dev/log"
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -493,6 +499,7 @@ class Settings(_Section):
     replies: RepliesSettings = RepliesSettings()
     postfix: PostfixSettings = PostfixSettings()
     metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

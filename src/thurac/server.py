@@ -16,6 +16,7 @@ from pathlib import Path
 import Milter
 
 from thurac import config, metrics
+from thurac import log as thurac_log
 from thurac.config import MilterSettings, Settings
 from thurac.errors import ConfigError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
@@ -166,6 +167,7 @@ class _Signals:
             metrics.config_reload("refused")
             return
         restart = self.scanner.reload(new)
+        thurac_log.apply(new.log)
         metrics.config_reload("ok")
         log.info("configuration reloaded from %s: mode=%s add_header=%s quarantine=%s "
                  "reject=%s", self.config_path, new.actions.mode, new.actions.add_header,
