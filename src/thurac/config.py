@@ -578,6 +578,26 @@ class AdvertisingSettings(_Section):
         return _domains(value)
 
 
+class MetricsSettings(_Section):
+    # The Prometheus endpoint, IP:PORT ([IPv6]:PORT); empty: not served (docs/metrics.md).
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_form(cls, value: str) -> str:
+        from thurac.metrics import parse_listen
+
+        if value:
+            parse_listen(value)
+        return value
+
+
+class LogSettings(_Section):
+    # Besides standard error, every record to syslog (facility mail, ident thurac).
+    syslog: bool = False
+    syslog_socket: Annotated[str, Field(pattern=r"^/\S+$")] = "/dev/log"
+
+
 class Settings(_Section):
     milter: MilterSettings = MilterSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -599,6 +619,8 @@ class Settings(_Section):
     reports: ReportsSettings = ReportsSettings()
     complaints: ComplaintsSettings = ComplaintsSettings()
     advertising: AdvertisingSettings = AdvertisingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

@@ -70,6 +70,7 @@ import dns.rdtypes.txtbase
 import dns.resolver
 import dns.reversename
 
+from thurac import metrics
 from thurac.nameservers import NameserverHealth
 
 log = logging.getLogger("thurac.dns")
@@ -90,6 +91,10 @@ __all__ = [
 ]
 
 DnsStatus = Literal["ok", "nxdomain", "nodata", "temperror"]
+# Why a lookup is a temperror: no answer in time, the server's own error (SERVFAIL, REFUSED),
+# nothing reachable, any other bad exchange, the message's budget spent, every server down.
+DnsFailure = Literal["", "timeout", "servfail", "refused", "unreachable", "error", "budget",
+                     "down"]
 
 DEFAULT_PORT = 53
 
@@ -140,14 +145,16 @@ class Lookup:
 
     At most :data:`MAX_VALUES` values are kept.  ``ttl`` is the remaining
     time-to-live in seconds of the (possibly cached) answer, 0 for failures;
-    ``error`` says why a lookup failed; neither takes part in equality, so
-    two lookups are equal when they give the same answer.
+    ``error`` says why a lookup failed, and ``failure`` which kind of
+    failure a temperror is (for thurac_dns_errors_total); none of them takes
+    part in equality, so two lookups are equal when they give the same answer.
     """
 
     status: DnsStatus
     values: tuple[str, ...] = ()
     ttl: int = field(default=0, compare=False)
     error: str = field(default="", compare=False)
+    failure: DnsFailure = field(default="", compare=False)
 
     @property
     def ok(self) -> bool:
@@ -279,6 +286,9 @@ def _rdata_text(rdata: dns.rdata.Rdata) -> str:
         return b"".join(rdata.strings).decode("utf-8", errors="replace")
     return rdata.to_text()
 
+
+# Answers that say the server could not or would not answer (the rest are "error").
+_RCODE_FAILURES: dict[str, DnsFailure] = {"SERVFAIL": "servfail", "REFUSED": "refused"}
 
 # The check of a suspect nameserver: the root's NS, in every resolver's cache.
 _CHECK_QUERY = dns.message.make_query(".", dns.rdatatype.NS, dns.rdataclass.IN)
@@ -416,12 +426,12 @@ class Resolver:
         pending = self.health.usable(self.servers)
         if not pending:
             # Which ones is in the log (nameservers.py), not in the lookup's words.
-            return Lookup("temperror", error="every nameserver is down")
+            return Lookup("temperror", error="every nameserver is down", failure="down")
         deadline = time.monotonic() + lifetime
         request = dns.message.make_query(
             qname, rdtype, dns.rdataclass.IN, use_edns=0, payload=EDNS_PAYLOAD
         )
-        failures: list[str] = []
+        failures: list[tuple[DnsFailure, str]] = []
         while pending:
             timed_out: list[tuple[str, int]] = []
             for server in pending:
@@ -433,7 +443,7 @@ class Resolver:
                         request, server, min(self._attempt_timeout, left), deadline
                     )
                 except _TcpTimeout:
-                    self._failure(failures, server, "truncated, TCP retry timed out")
+                    self._failure(failures, server, "timeout", "truncated, TCP retry timed out")
                     continue
                 except dns.exception.Timeout:
                     self._no_answer(server, "timeout")
@@ -441,15 +451,15 @@ class Resolver:
                     continue
                 except OSError as exc:  # nothing listening, unreachable, connection reset
                     self._no_answer(server, _error_text(exc))
-                    self._failure(failures, server, _error_text(exc))
+                    self._failure(failures, server, "unreachable", _error_text(exc))
                     continue
                 except Exception as exc:  # DNS failures never escape
-                    self._failure(failures, server, _error_text(exc))
+                    self._failure(failures, server, "error", _error_text(exc))
                     continue
                 self.health.answered(server)
                 result = self._interpret(qname, rdtype, response, server)
                 if isinstance(result, str):
-                    self._failure(failures, server, result)
+                    self._failure(failures, server, _RCODE_FAILURES.get(result, "error"), result)
                     continue
                 return result
             pending = [server for server in timed_out if not self.health.is_down(server)]
@@ -477,17 +487,22 @@ class Resolver:
         self.health.checked(server, answered, why)
 
     @staticmethod
-    def _failure(failures: list[str], server: tuple[str, int], why: str) -> None:
+    def _failure(failures: list[tuple[DnsFailure, str]], server: tuple[str, int],
+                 kind: DnsFailure, why: str) -> None:
         """Note why a server failed: its address goes to the debug log, the words to the
         lookup's error (once each)."""
         log.debug("nameserver %s: %s", _server_text(server), why)
-        if why not in failures:
-            failures.append(why)
+        if all(why != text for _, text in failures):
+            failures.append((kind, why))
 
     @staticmethod
-    def _failed(failures: list[str], timed_out: bool) -> Lookup:
-        reasons = [*failures, "timeout"] if timed_out and "timeout" not in failures else failures
-        return Lookup("temperror", error="; ".join(reasons) or "no nameserver")
+    def _failed(failures: list[tuple[DnsFailure, str]], timed_out: bool) -> Lookup:
+        """A timeout if time ran out, else the kind of the first server's failure."""
+        reasons = [text for _, text in failures]
+        if timed_out and "timeout" not in reasons:
+            reasons.append("timeout")
+        kind: DnsFailure = "timeout" if timed_out else failures[0][0] if failures else "error"
+        return Lookup("temperror", error="; ".join(reasons) or "no nameserver", failure=kind)
 
     def _exchange(
         self,
@@ -583,10 +598,11 @@ class DnsSession:
         """True once the budget is used up."""
         return self.remaining <= 0.0
 
-    def _record(self, name: str, rdtype: str, reason: str) -> None:
+    def _record(self, name: str, rdtype: str, failed: Lookup) -> None:
+        metrics.dns_error(failed.failure)
         with self._lock:
             if len(self.temperrors) < MAX_TEMPERRORS:
-                self.temperrors.append(f"{name}/{rdtype}: {reason}")
+                self.temperrors.append(f"{name}/{rdtype}: {failed.error}")
 
     def query(self, name: str, rdtype: str) -> Lookup:
         """Look up ``name`` (text, trailing dot optional) for ``rdtype`` ("MX"...).
@@ -612,8 +628,9 @@ class DnsSession:
             cached = self.resolver._cached(qname, rdt)
             if cached is not None:
                 return cached
-            self._record(shown, type_text, "DNS time budget exhausted")
-            return Lookup("temperror", error="DNS time budget exhausted")
+            spent = Lookup("temperror", error="DNS time budget exhausted", failure="budget")
+            self._record(shown, type_text, spent)
+            return spent
 
         lifetime = min(self.resolver.timeout, remaining)
         start = time.monotonic()
@@ -624,7 +641,7 @@ class DnsSession:
             with self._lock:
                 self.spent += elapsed
         if result.temperror:
-            self._record(shown, type_text, result.error)
+            self._record(shown, type_text, result)
         return result
 
     def a(self, name: str) -> Lookup:

@@ -10,6 +10,7 @@ from typing import Any
 
 import Milter
 
+from thurac import metrics
 from thurac.authresults import HEADER as AUTHRES_HEADER
 from thurac.authresults import authentication_results, is_our_authres
 from thurac.headers import SPAM_HEADERS, is_spam_header, removals, spam_headers
@@ -113,6 +114,7 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         started = time.monotonic()
         queue_id = self._macro("i", "{i}") or "NOQUEUE"
         timeout = self.scanner.verdict_timeout()
+        direction: str = metrics.UNKNOWN_DIRECTION
         try:
             direction = classify_direction(self.builder.connection(),
                                            self.scanner.settings.local.internal_networks)
@@ -123,12 +125,14 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         except TimeoutError:
             log.error("%s: no verdict within %.1fs; applying on_error=%s", queue_id, timeout,
                       self.scanner.settings.milter.on_error)
-            return self._on_error(queue_id, "verdict timed out")
+            return self._on_error(queue_id, "verdict timed out", direction, started)
         except Exception:
             log.exception("%s: internal error; applying on_error=%s", queue_id,
                           self.scanner.settings.milter.on_error)
-            return self._on_error(queue_id, "internal error")
-        log_message(message, outcome.verdict, (time.monotonic() - started) * 1000)
+            return self._on_error(queue_id, "internal error", direction, started)
+        elapsed = time.monotonic() - started
+        log_message(message, outcome.verdict, elapsed * 1000)
+        metrics.message(direction, outcome.verdict, elapsed, self.scanner.settings)
         self._record(message, outcome)
         return result
 
@@ -178,9 +182,11 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         spaced = f" {value}" if self.builder.exact_header_values else value
         self.addheader(name, spaced, index)
 
-    def _on_error(self, queue_id: str, why: str) -> int:
+    def _on_error(self, queue_id: str, why: str, direction: str, started: float) -> int:
         """thurac broke: never a 5xx, never a lost message."""
-        if self.scanner.settings.milter.on_error == "tempfail":
+        on_error = self.scanner.settings.milter.on_error
+        metrics.unscored(direction, on_error, time.monotonic() - started)
+        if on_error == "tempfail":
             self.setreply("451", "4.7.1", "Temporary filter failure, try again later")
             return TEMPFAIL
         try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from thurac import adverts, policy
+from thurac import adverts, metrics, policy
 from thurac.auth import AuthResults
 from thurac.checks import CheckContext
 from thurac.config import Settings
@@ -54,7 +54,7 @@ class Scanner:
         self.resolver = resolver
         self.recorder = recorder
         self.reads = Outage("reads", engine.url.render_as_string(hide_password=True),
-                            "mail is scored without history")
+                            "mail is scored without history", "read")
         self.store_lists = StoreLists(engine, settings.lists.refresh_seconds)
         self._index: tuple[tuple[int, int], ListIndex] = ((-1, 0), ListIndex())
 
@@ -77,6 +77,7 @@ class Scanner:
                 history = read_history(conn, message, self.settings, advertiser)
         except Exception as exc:
             self.reads.failed(exc)  # logged once per outage
+            metrics.history_unavailable()
             return History.unknown()
         self.reads.ok()
         return history
@@ -120,6 +121,7 @@ class Scanner:
              new.database.spool_max_bytes),
             ("database.spool_replay_seconds", old.database.spool_replay_seconds,
              new.database.spool_replay_seconds),
+            ("metrics.listen", old.metrics.listen, new.metrics.listen),
         ) if before != after]
         if new.dns != self.settings.dns:
             self.resolver = make_resolver(new)

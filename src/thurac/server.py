@@ -15,7 +15,8 @@ from pathlib import Path
 
 import Milter
 
-from thurac import config
+from thurac import config, metrics
+from thurac import log as thurac_log
 from thurac.config import MilterSettings, Settings
 from thurac.errors import ConfigError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
@@ -163,8 +164,11 @@ class _Signals:
             new = config.load(self.config_path)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration:\n%s", exc)
+            metrics.config_reload("refused")
             return
         restart = self.scanner.reload(new)
+        thurac_log.apply(new.log)
+        metrics.config_reload("ok")
         log.info("configuration reloaded from %s: mode=%s add_header=%s quarantine=%s "
                  "reject=%s", self.config_path, new.actions.mode, new.actions.add_header,
                  new.actions.quarantine, new.actions.reject)
@@ -245,6 +249,11 @@ def run(settings: Settings, config_path: str) -> int:
     if problem:
         log.error("cannot listen on %s (milter.socket in %s): %s",
                   settings.milter.socket, config_path, problem)
+        return 1
+    problem = metrics.start(settings.metrics.listen, spool_path_for(settings.database))
+    if problem:
+        log.error("cannot serve metrics on %s (metrics.listen in %s): %s",
+                  settings.metrics.listen, config_path, problem)
         return 1
     try:
         scanner = open_scanner(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from thurac import log
 from thurac.cli.common import config_arg, load
 
 NAME = "run"
@@ -17,4 +18,5 @@ def run(args: argparse.Namespace) -> int:
     from thurac.server import run as serve
 
     settings, where = load(args.config)
+    log.apply(settings.log)
     return serve(settings, where)

@@ -87,7 +87,8 @@ class StoreLists:
         self._lock = threading.Lock()
         self.generation = 0  # bumped whenever the entries change
         self.outage = Outage("list reads", engine.url.render_as_string(hide_password=True),
-                             "the allow/block entries of the last good read stay in force")
+                             "the allow/block entries of the last good read stay in force",
+                             "lists")
 
     def entries(self) -> Sequence[ListEntry]:
         now = self._clock()

@@ -8,15 +8,19 @@ import logging
 import threading
 import time
 
+from thurac import metrics
+
 log = logging.getLogger("thurac.store")
 
 
 class Outage:
     """The state of one kind of store access (`what`: "reads" or "writes") to the store at
-    `where` (its URL, password hidden)."""
+    `where` (its URL, password hidden); `operation` labels its failures in
+    thurac_store_errors_total (read, write or lists)."""
 
-    def __init__(self, what: str, where: str, consequence: str) -> None:
+    def __init__(self, what: str, where: str, consequence: str, operation: str) -> None:
         self.what = what
+        self.operation = operation
         self.where = where
         self.consequence = consequence
         self.since: float | None = None
@@ -31,6 +35,7 @@ class Outage:
         """`error`: an exception (the driver's own words are shown, without SQLAlchemy's
         statement dump) or a sentence."""
         error = getattr(error, "orig", None) or error
+        metrics.store_error(self.operation)
         where = self.where
         with self._lock:
             self.failures += 1

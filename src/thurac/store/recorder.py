@@ -291,7 +291,7 @@ class Recorder:
         self._file = _StoreFile(engine)
         self.writes = Outage("writes", engine.url.render_as_string(hide_password=True),
                              f"history is spooled to {spool.path}" if spool is not None
-                             else "history is kept in memory")
+                             else "history is kept in memory", "write")
         self._thread.start()
 
     def submit(self, record: Record) -> None:
