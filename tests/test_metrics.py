@@ -3,11 +3,13 @@ labels, latency, and the faults (DNS, store, reloads) counted where they happen.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from prometheus_client import REGISTRY
@@ -24,7 +26,9 @@ from thurac.policy.allow_block import AllowBlock
 from thurac.server import _Signals
 from thurac.store.outage import Outage
 from thurac.symbols import Symbol
-from thurac.verdict import decide
+from thurac.verdict import Action, decide
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def sample(name: str, **labels: str) -> float:
@@ -274,3 +278,48 @@ def test_a_port_already_taken_is_reported_not_raised(tmp_path: Path) -> None:
 def test_nothing_is_served_when_listen_is_empty(tmp_path: Path) -> None:
     assert metrics.start("", tmp_path / "spool") is None
     assert metrics._server is None
+
+
+# -- what the docs and the dashboard promise -------------------------------------------------
+
+
+def exposed_names() -> dict[str, set[str]]:
+    """Each thurac metric as documented (counters with _total) → the sample names it exposes."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
+                "gauge": ("",)}
+    names: dict[str, set[str]] = {}
+    for family in REGISTRY.collect():
+        if family.name.startswith("thurac_"):
+            samples = {family.name + suffix for suffix in suffixes[family.type]}
+            names[family.name + ("_total" if family.type == "counter" else "")] = samples
+    return names
+
+
+def test_every_metric_its_labels_and_their_words_are_in_the_metrics_guide() -> None:
+    guide = (ROOT / "docs/metrics.md").read_text()
+    assert set(exposed_names()) >= {"thurac_messages_total", "thurac_verdict_seconds",
+                                    "thurac_spool_bytes", "thurac_build_info"}
+    for name in exposed_names():
+        assert f"| `{name}` |" in guide, name
+    words = [*get_args(Action), metrics.LEARN, *metrics.ON_ERROR_ACTIONS, *metrics.DNS_FAILURES]
+    for word in words:
+        assert f"| `{word}` |" in guide, word
+    for word in (*metrics.STORE_OPERATIONS, *metrics.LIST_OF_SYMBOL.values(),
+                 *metrics.RELOAD_RESULTS):
+        assert f"`{word}`" in guide, word
+
+
+def test_the_grafana_dashboard_asks_for_its_data_source_and_queries_real_metrics() -> None:
+    dashboard = json.loads((ROOT / "contrib/grafana-thurac.json").read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    samples = set().union(*exposed_names().values())
+    queried: set[str] = set()
+    for panel in dashboard["panels"]:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        for target in panel["targets"]:
+            queried.update(re.findall(r"thurac_\w+", target["expr"]))
+    assert queried <= samples, queried - samples
+    assert {"thurac_messages_total", "thurac_verdict_seconds_bucket", "thurac_dns_errors_total",
+            "thurac_store_errors_total", "thurac_spool_bytes", "thurac_list_hits_total"} <= queried
