@@ -86,7 +86,7 @@ def test_the_endpoint_counts_what_postfix_was_told_by_action_symbol_and_latency(
 
 
 def test_a_listen_address_already_taken_stops_thurac_with_the_reason(
-    stack_factory: Callable[..., Stack], tmp_path: Path,
+    stack_factory: Callable[..., Stack],
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
