@@ -8,6 +8,9 @@ from thurac.text import printable_text, sanitize
 from thurac.verdict import Verdict
 
 SPAM_HEADERS = ("X-Spam-Flag", "X-Spam-Score", "X-Spam-Status", "X-Thurac-Report")
+REPORT_RESULT_HEADER = "X-Thurac-Report-Result"  # on mail to a report mailbox
+# Every header thurac writes: inbound copies of them are forged and removed.
+OUR_HEADERS = (*SPAM_HEADERS, REPORT_RESULT_HEADER)
 MAX_REPORT_LINES = 40  # symbols listed in X-Thurac-Report
 MAX_REPORT_LINE = 300  # bytes of one of them, folded: well under SMTP's 998
 
@@ -57,4 +60,7 @@ def removals(
 
 def is_spam_header(name: str, _value: str) -> bool:
     """Inbound copies of our own header names are forgeries: the sender must not pre-set them."""
-    return name.lower() in {h.lower() for h in SPAM_HEADERS}
+    return name.lower() in _OURS
+
+
+_OURS = frozenset(h.lower() for h in OUR_HEADERS)

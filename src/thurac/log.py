@@ -117,5 +117,12 @@ def message_line(message: Message, verdict: Verdict | None, elapsed_ms: float) -
     return " ".join(parts)
 
 
+def log_report(message: Message, result: str, elapsed_ms: float) -> None:
+    """A report mailbox's message: the usual head, then what became of the report."""
+    head = message_line(message, None, elapsed_ms).rsplit(" action=", 1)[0]
+    message_log.info("%s action=report result=<%s> time=%.0fms", head, sanitize(result, 300),
+                     elapsed_ms)
+
+
 def log_message(message: Message, verdict: Verdict | None, elapsed_ms: float) -> None:
     message_log.info("%s", message_line(message, verdict, elapsed_ms))

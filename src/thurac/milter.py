@@ -13,9 +13,16 @@ import Milter
 from thurac import metrics
 from thurac.authresults import HEADER as AUTHRES_HEADER
 from thurac.authresults import authentication_results, is_our_authres
-from thurac.headers import SPAM_HEADERS, is_spam_header, removals, spam_headers
-from thurac.log import log_message
-from thurac.message import MessageBuilder, classify_direction, normalize_address
+from thurac.complaints import is_report
+from thurac.headers import (
+    OUR_HEADERS,
+    REPORT_RESULT_HEADER,
+    is_spam_header,
+    removals,
+    spam_headers,
+)
+from thurac.log import log_message, log_report
+from thurac.message import Message, MessageBuilder, classify_direction, normalize_address
 from thurac.replies import reply_text
 from thurac.scanner import Outcome, Scanner
 from thurac.text import sanitize
@@ -26,6 +33,7 @@ log = logging.getLogger("thurac.milter")
 CONTINUE: int = Milter.CONTINUE
 ACCEPT: int = Milter.ACCEPT
 REJECT: int = Milter.REJECT
+DISCARD: int = Milter.DISCARD
 TEMPFAIL: int = Milter.TEMPFAIL
 
 # What thurac asks the MTA to allow: add/change headers and quarantine (Postfix hold queue).
@@ -36,7 +44,7 @@ FLAGS = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE
 AUTHRES_INDEX = 0
 # Header names whose inbound copies thurac may remove: every copy is kept for that, even
 # past milter.max_headers (MessageBuilder.guarded).
-GUARDED_NAMES = frozenset(name.lower() for name in (*SPAM_HEADERS, AUTHRES_HEADER))
+GUARDED_NAMES = frozenset(name.lower() for name in (*OUR_HEADERS, AUTHRES_HEADER))
 
 
 def _name_or_none(name: str | None) -> str | None:
@@ -119,6 +127,8 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             direction = classify_direction(self.builder.connection(),
                                            self.scanner.settings.local.internal_networks)
             message = self.builder.build(queue_id, direction, datetime.now(UTC))
+            if is_report(message, self.scanner.settings):
+                return self._report(message, timeout, started)
             # Off libmilter's thread (see workers.py); bounded, or on_error applies.
             outcome = self.workers.run(lambda: self.scanner.scan(message), timeout)
             result = self._apply(self.builder.guarded, outcome, queue_id)
@@ -135,6 +145,18 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
         metrics.message(direction, outcome.verdict, elapsed, self.scanner.settings)
         self._record(message, outcome)
         return result
+
+    def _report(self, message: Message, timeout: float, started: float) -> int:
+        """Mail to a report mailbox: never scored, never rejected; kept with the result
+        header, or discarded (reports.deliver)."""
+        intake = self.workers.run(lambda: self.scanner.report(message), timeout)
+        log_report(message, intake.result, (time.monotonic() - started) * 1000)
+        if self.scanner.settings.reports.deliver == "discard":
+            return DISCARD
+        for name, index in removals(self.builder.guarded, is_spam_header):
+            self.chgheader(name, index, "")
+        self._add_header(REPORT_RESULT_HEADER, intake.result, 0)
+        return ACCEPT
 
     def _record(self, message: Any, outcome: Outcome) -> None:
         try:

@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 from thurac import adverts, metrics, policy
 from thurac.auth import AuthResults
 from thurac.checks import CheckContext
+from thurac.complaints import ComplaintDesk, Intake
 from thurac.config import Settings
 from thurac.dns import Resolver
+from thurac.feedback.forwarder import Forwarder
 from thurac.history import History, window_lengths
 from thurac.message import Message
 from thurac.pipeline import run_checks
@@ -44,7 +46,8 @@ class Outcome:
 
 class Scanner:
     def __init__(self, settings: Settings, engine: Engine, resolver: Resolver,
-                 recorder: Recorder | None, *, history: bool = True) -> None:
+                 recorder: Recorder | None, *, history: bool = True,
+                 forwarder: Forwarder | None = None) -> None:
         self.settings = settings
         # What the socket and the store were opened with: a reload compares against these,
         # not against the previous reload (which may have changed them without effect).
@@ -56,6 +59,7 @@ class Scanner:
         self.reads = Outage("reads", engine.url.render_as_string(hide_password=True),
                             "mail is scored without history", "read")
         self.store_lists = StoreLists(engine, settings.lists.refresh_seconds)
+        self.desk = ComplaintDesk(engine, forwarder)
         self._index: tuple[tuple[int, int], ListIndex] = ((-1, 0), ListIndex())
 
     def lists(self, settings: Settings) -> ListIndex:
@@ -99,6 +103,16 @@ class Scanner:
         symbols.extend(s for j in judgements for s in j.symbols)
         verdict = decide(symbols, settings.actions, imposed, policy_key)
         return Outcome(verdict, history, ctx.auth, advertiser)
+
+    def report(self, message: Message) -> Intake:
+        """Mail to the report mailboxes: not scored; what it reports becomes a complaint.
+        The checks still run on an inbound report, for the SPF/DKIM results that say
+        whether its reporter is who it claims to be."""
+        settings = self.settings
+        ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
+        if message.direction == "inbound":
+            run_checks(message, History.unknown(), ctx)
+        return self.desk.take(message, ctx.auth, settings)
 
     def verdict_timeout(self) -> float:
         """Longest a scan may take before the milter gives up on it and applies on_error."""
@@ -148,6 +162,8 @@ class Scanner:
     def close(self) -> None:
         if self.recorder is not None:
             self.recorder.close()
+        if self.desk.forwarder is not None:
+            self.desk.forwarder.close()
         self.engine.dispose()
 
 
@@ -182,4 +198,9 @@ def open_scanner(settings: Settings, *, recording: bool = True,
     recorder = Recorder(engine, keep_minutes, spool,
                         replay_every=settings.database.spool_replay_seconds,
                         migrated=migrated) if recording else None
-    return Scanner(settings, engine, resolver, recorder, history=history)
+    forwarder = None
+    if recording and settings.reports.forward_to:
+        # The queue of reports for the authority lives beside the spool (a state directory).
+        forwarder = Forwarder(settings.reports.smtp_relay,
+                              spool_path_for(settings.database).parent / "forward-queue")
+    return Scanner(settings, engine, resolver, recorder, history=history, forwarder=forwarder)

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from thurac import __version__
 from thurac import log as log_mod
-from thurac.cli import check, config, db, explain, headers, quarantine, run, symbols
+from thurac.cli import check, complaints, config, db, explain, headers, quarantine, run, symbols
 from thurac.cli import list as list_  # the module's name is the command's
 from thurac.errors import ConfigError, StoreError
 
@@ -31,7 +31,7 @@ class Command(Protocol):
 
 
 COMMANDS: tuple[Command, ...] = (run, check, config, db, list_, explain, headers, quarantine,
-                                 symbols)
+                                 complaints, symbols)
 
 
 def build_parser() -> argparse.ArgumentParser:
