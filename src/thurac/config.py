@@ -496,6 +496,8 @@ class ReportsSettings(_Section):
     forward_to: str = ""
     forward_from: str = ""  # empty: postmaster@<first local domain>
     smtp_relay: str = "127.0.0.1:25"
+    # Seconds before a failed forward is tried again (doubling up to 30 min, for 5 days).
+    forward_retry_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
 
     @field_validator("addresses")
     @classmethod

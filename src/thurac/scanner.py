@@ -13,7 +13,7 @@ from thurac.checks import CheckContext
 from thurac.complaints import ComplaintDesk, Intake
 from thurac.config import Settings
 from thurac.dns import Resolver
-from thurac.feedback.forwarder import Forwarder
+from thurac.feedback.forwarder import Forwarder, ForwardSettings
 from thurac.history import History, window_lengths
 from thurac.message import Message
 from thurac.pipeline import run_checks
@@ -201,6 +201,8 @@ def open_scanner(settings: Settings, *, recording: bool = True,
     forwarder = None
     if recording and settings.reports.forward_to:
         # The queue of reports for the authority lives beside the spool (a state directory).
-        forwarder = Forwarder(settings.reports.smtp_relay,
-                              spool_path_for(settings.database).parent / "forward-queue")
+        forwarder = Forwarder(
+            settings.reports.smtp_relay,
+            spool_path_for(settings.database).parent / "forward-queue",
+            ForwardSettings(retry_first=settings.reports.forward_retry_seconds))
     return Scanner(settings, engine, resolver, recorder, history=history, forwarder=forwarder)

@@ -376,7 +376,7 @@ def test_the_forwarding_guide_gives_the_defaults_the_code_has() -> None:
     guide = (Path(__file__).resolve().parents[2] / "docs/forwarding.md").read_text()
     defaults = ForwardSettings()
     assert f"| timeout | {defaults.timeout:g} s |" in guide
-    assert f"| retry_first | {defaults.retry_first:g} s |" in guide
+    assert f"| `reports.forward_retry_seconds` | {defaults.retry_first:g} s |" in guide
     assert f"| retry_max | {defaults.retry_max / 60:g} min |" in guide
     assert f"| max_age | {defaults.max_age / 86400:g} days |" in guide
     assert f"| max_attempts | {defaults.max_attempts} |" in guide

@@ -136,3 +136,44 @@ def test_an_outsiders_report_counts_at_weight_zero_and_discard_drops_reports(
                      message("promo@bulk.test", "dave@example.test", "again"),
                      source_ip=SPAMMER_IP, helo="mail.bulk.test")
     assert "C22_COMPLAINTS" not in stack.thurac.log_line_for(nxt.queue_id)
+
+
+def test_trusted_reports_are_forwarded_as_arf_and_a_dead_relay_costs_mail_nothing(
+    stack_factory: Callable[..., Stack],
+) -> None:
+    from tests.support.net import free_port
+    from tests.support.smtp_sink import SmtpSink
+
+    relay_port = free_port()  # nothing listens yet: the relay is down
+    stack = stack_factory({"reports": {**REPORTS["reports"],
+                                       "forward_to": "chongthurac@authority.test",
+                                       "smtp_relay": f"127.0.0.1:{relay_port}",
+                                       "forward_retry_seconds": 0.5}})
+    _, spam = spam_delivered(stack, "forward me")
+    sent = stack.send("bob@example.test", ["spam@example.test"],
+                      as_attachment("bob@example.test", spam.raw), source_ip=INTERNAL_IP)
+    assert sent.ok, sent.message
+    assert "method=trace" in result_of(stack, "Fwd: spam")
+    # Mail flows while the relay is down.
+    later = stack.send("ann@partner.test", ["bob@example.test"],
+                       message("ann@partner.test", "bob@example.test", "still flowing"),
+                       source_ip="127.0.0.40", helo="mail.partner.test")
+    assert later.ok, later.message
+    stack.sink.wait_for(lambda m: m.subject == "still flowing")
+    # The relay comes up: the queued report arrives, as RFC 5965 ARF.
+    relay = SmtpSink(port=relay_port).start()
+    try:
+        arrived = relay.wait_for(lambda m: "chongthurac@authority.test" in m.rcpt_tos,
+                                 timeout=90)
+    finally:
+        relay.stop()
+    report = arrived.message
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "feedback-report"
+    parts = report.get_payload()
+    assert isinstance(parts, list) and len(parts) == 3
+    fields = parts[1].get_payload()[0] if parts[1].is_multipart() else parts[1]
+    text = fields.as_string() if hasattr(fields, "as_string") else str(fields)
+    for field in ("Feedback-Type: abuse", "User-Agent: thurac/", "Version: 1",
+                  f"Source-IP: {SPAMMER_IP}", "Original-Mail-From: <promo@bulk.test>"):
+        assert field in text, (field, text)
