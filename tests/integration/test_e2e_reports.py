@@ -24,7 +24,8 @@ SPAMMER_IP = "127.0.0.10"
 PROVIDER_IP = "127.0.0.20"
 OUTSIDER_IP = "127.0.0.30"
 REPORTS = {"reports": {"addresses": ["spam@example.test"],
-                       "feedback_sources": ["fbl.provider.test"]}}
+                       "feedback_sources": ["fbl.provider.test"]},
+           "lists": {"refresh_seconds": 0.5}}
 
 
 def complaints(stack: Stack) -> list[dict[str, Any]]:
@@ -114,6 +115,13 @@ def test_reports_in_three_forms_become_complaints_that_raise_the_score(
                      source_ip=SPAMMER_IP, helo="mail.bulk.test")
     line = stack.thurac.log_line_for(nxt.queue_id) if nxt.queue_id else stack.thurac.log()
     assert "C22_COMPLAINTS" in line
+    # bob reported it: that sender is blocked for bob (only), from the store's lists.
+    time.sleep(1)
+    to_bob = stack.send("promo@bulk.test", ["bob@example.test"],
+                        message("promo@bulk.test", "bob@example.test", "fifth offer"),
+                        source_ip=SPAMMER_IP, helo="mail.bulk.test")
+    assert to_bob.code == 550 or "BLOCKLIST" in stack.thurac.log_line_for(to_bob.queue_id)
+    assert "for bob@example.test (reported as spam, complaint" in stack.thurac.log()
     # Reports are not scored, and the report mailbox's log line says what became of it.
     assert "action=report result=<complaint" in stack.thurac.log()
     assert queue_id
