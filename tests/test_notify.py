@@ -73,7 +73,7 @@ def test_thurac_run_tells_systemd_when_it_listens_reloads_and_stops(
     port = free_port()
     config = tmp_path / "thurac.yaml"
     config.write_text(yaml.safe_dump({
-        "milter": {"socket": f"inet:{port}@127.0.0.1"},
+        "milter": {"socket": f"inet:{port}@127.0.0.1", "pid_file": f"{tmp_path}/thurac.pid"},
         "database": {"url": f"sqlite:///{tmp_path}/thurac.db"},
         "dns": {"nameservers": ["127.0.0.1:9"]},
     }))

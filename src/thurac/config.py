@@ -76,6 +76,9 @@ class MilterSettings(_Section):
     # unix sockets only: the MTA (Postfix runs as user postfix) must be able to connect.
     socket_group: str = "postfix"
     socket_mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0660"
+    # Empty: /run/thurac/thurac.pid when /run/thurac exists (systemd's RuntimeDirectory=),
+    # else none. `thurac reload` reads it.
+    pid_file: Annotated[str, Field(pattern=r"^(/.*)?$")] = ""
 
     @field_validator("socket")
     @classmethod

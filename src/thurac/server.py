@@ -17,9 +17,9 @@ from pathlib import Path
 
 import Milter
 
-from thurac import config, notify
+from thurac import config, notify, pidfile
 from thurac.config import MilterSettings, Settings
-from thurac.errors import ConfigError, StoreError
+from thurac.errors import ConfigError, PidFileError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
 from thurac.store.engine import database_file
@@ -253,6 +253,11 @@ def run(settings: Settings, config_path: str) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     signals = _Signals(config_path, settings.milter.socket)
     threading.Thread(target=signals.watch, name="thurac-signals", daemon=True).start()
+    try:
+        pid_path = pidfile.claim(settings.milter)
+    except PidFileError as exc:
+        log.error("cannot start (%s): %s", config_path, exc)
+        return 1
     problem = _socket_problem(settings.milter.socket)
     if problem:
         log.error("cannot listen on %s (milter.socket in %s): %s",
@@ -282,6 +287,8 @@ def run(settings: Settings, config_path: str) -> int:
              settings.milter.socket, config_path,
              scanner.engine.url.render_as_string(hide_password=True), settings.actions.mode)
     try:
+        if pid_path is not None:
+            pidfile.write(pid_path)
         Milter.runmilter("thurac", settings.milter.socket, settings.milter.timeout)
     except Milter.milter.error as exc:
         log.error("milter failed on %s: %s", settings.milter.socket, exc)
@@ -291,5 +298,7 @@ def run(settings: Settings, config_path: str) -> int:
         log.info("thurac stopping: writing queued history")
         workers.close()
         scanner.close()
+        if pid_path is not None:
+            pidfile.remove(pid_path)
     log.info("thurac stopped")
     return 0

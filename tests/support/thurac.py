@@ -128,7 +128,8 @@ class Thurac:
 
 def base_config(tmp: Path, port: int, dns: TestDnsServer) -> dict[str, Any]:
     return {
-        "milter": {"socket": f"inet:{port}@127.0.0.1", "on_error": "accept"},
+        "milter": {"socket": f"inet:{port}@127.0.0.1", "on_error": "accept",
+                   "pid_file": f"{tmp}/thurac.pid"},
         "database": {"url": f"sqlite:///{tmp}/thurac.db", "spool_path": f"{tmp}/spool.jsonl"},
         "dns": {"nameservers": [dns.address], "timeout": 0.5, "budget": 3.0},
         "local": {"domains": [LOCAL_DOMAIN], "internal_networks": [f"{INTERNAL_IP}/32"],
