@@ -17,7 +17,7 @@ from pathlib import Path
 
 import Milter
 
-from thurac import config, notify, pidfile
+from thurac import config, notify, pidfile, privileges
 from thurac.config import MilterSettings, Settings
 from thurac.errors import ConfigError, PidFileError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
@@ -253,6 +253,7 @@ def run(settings: Settings, config_path: str) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     signals = _Signals(config_path, settings.milter.socket)
     threading.Thread(target=signals.watch, name="thurac-signals", daemon=True).start()
+    privileges.become(settings, config_path)  # milter.user: before any file is opened
     try:
         pid_path = pidfile.claim(settings.milter)
     except PidFileError as exc:

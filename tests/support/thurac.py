@@ -43,12 +43,16 @@ class Thurac:
     log_path: Path
     socket: str  # as in milter.socket: inet:PORT@HOST or unix:/PATH
     process: subprocess.Popen[bytes] | None = None
+    python: str = sys.executable  # the interpreter that runs it
+    wrapper: tuple[str, ...] = ()  # a command it runs under (a sandbox)
+    env: Mapping[str, str] | None = None  # None: the test's own environment
 
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "thurac", "run", "--config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            [*self.wrapper, self.python, "-m", "thurac", "run", "--config",
+             str(self.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and self.process.poll() is None:
