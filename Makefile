@@ -5,7 +5,7 @@ VENV ?= .venv
 CONFIG ?= config/thurac.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-long soak lint typecheck bench deps clean
+.PHONY: run test test-long soak lint typecheck bench deps clean install
 
 # The runtime needs thurac and its dependencies only; pytest, mypy and ruff come with the
 # test extra, for the targets that use them.
@@ -51,6 +51,11 @@ bench: deps
 	./tools/install-deps.sh test
 	$(PY) bench/run.py
 	$(PY) bench/dns_outage.py
+
+# As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
+# ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.
+install:
+	./tools/install.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

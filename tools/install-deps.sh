@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages thurac needs, only those missing. Usage: install-deps.sh run|test
+# "run" checks the Python in $PYTHON (default python3) for what building pymilter needs.
 # "test" adds Postfix and PostgreSQL (installed without starting the system's own services:
-# the tests run private instances with their own config, queue and data directories) and
-# miltertest, which plays Sendmail in the tests.
+# the tests run private instances with their own config, queue and data directories),
+# miltertest, which plays Sendmail in the tests, and systemd for systemd-analyze, which
+# checks the unit (a container may run without systemd).
 set -euo pipefail
 what=${1:-run}
+python=${PYTHON:-python3}
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for pkg in libmilter-dev gcc make; do have "$pkg" || need+=("$pkg"); done
 # A Python that can build pymilter: headers and venv. pyenv/other Pythons bring their own.
-if ! python3 -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"]+"/Python.h"))'; then
+if ! "$python" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfig.get_paths()["include"]+"/Python.h"))'; then
   need+=(python3-dev)
 fi
-python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+"$python" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
-  for pkg in postfix postgresql miltertest; do have "$pkg" || need+=("$pkg"); done
+  for pkg in postfix postgresql miltertest systemd; do have "$pkg" || need+=("$pkg"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -86,6 +86,14 @@ class MilterSettings(_Section):
     # unix sockets only: the MTA (Postfix runs as user postfix) must be able to connect.
     socket_group: str = "postfix"
     socket_mode: Annotated[str, Field(pattern=r"^0?[0-7]{3}$")] = "0660"
+    # Started as root: serve as this user and group (group empty: the user's own), after
+    # giving it the store's, the spool's, the socket's and the pid file's folders. Empty:
+    # stay who started thurac (under systemd the unit's User= does it).
+    user: str = ""
+    group: str = ""
+    # Empty: /run/thurac/thurac.pid when /run/thurac exists (systemd's RuntimeDirectory=),
+    # else none. `thurac reload` reads it.
+    pid_file: Annotated[str, Field(pattern=r"^(/.*)?$")] = ""
 
     @field_validator("socket")
     @classmethod

@@ -16,3 +16,7 @@ class StoreError(ThuracError):
 class PostfixError(ThuracError):
     """A Postfix command (postqueue, postsuper) is missing, failed, or said what we cannot read;
     the message names the command and what it printed."""
+
+
+class PidFileError(ThuracError):
+    """The pid file cannot be read or written, or another running thurac holds it."""

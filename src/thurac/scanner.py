@@ -129,6 +129,9 @@ class Scanner:
         restart = [key for key, before, after in (
             ("milter.socket", old.milter.socket, new.milter.socket),
             ("milter.timeout", old.milter.timeout, new.milter.timeout),
+            ("milter.user", old.milter.user, new.milter.user),
+            ("milter.group", old.milter.group, new.milter.group),
+            ("milter.pid_file", old.milter.pid_file, new.milter.pid_file),
             ("database.url", old.database.url, new.database.url),
             ("database.spool_path", old.database.spool_path, new.database.spool_path),
             ("database.spool_max_bytes", old.database.spool_max_bytes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import functools
 import grp
 import logging
 import os
@@ -11,14 +12,15 @@ import socket
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import Milter
 
-from thurac import config, metrics
+from thurac import config, metrics, notify, pidfile, privileges
 from thurac import log as thurac_log
 from thurac.config import MilterSettings, Settings
-from thurac.errors import ConfigError, StoreError
+from thurac.errors import ConfigError, PidFileError, StoreError
 from thurac.milter import FLAGS, ThuracMilter
 from thurac.scanner import Scanner, open_scanner
 from thurac.store.engine import database_file
@@ -50,7 +52,7 @@ def _clear_stale_unix_socket(path: str) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
 
-def _open_unix_socket_to_mta(path: str, settings: MilterSettings) -> None:
+def _open_unix_socket_to_mta(path: str, settings: MilterSettings) -> bool:
     """Give the socket libmilter creates the configured group and mode (Postfix must write it).
 
     libmilter creates the socket inside runmilter, so this waits for it in a thread.
@@ -69,9 +71,16 @@ def _open_unix_socket_to_mta(path: str, settings: MilterSettings) -> None:
                 os.chmod(path, int(settings.socket_mode, 8))
             except OSError as exc:
                 log.error("cannot set group/mode of %s: %s", path, exc)
-            return
+            return True
         time.sleep(0.05)
     log.error("unix socket %s did not appear within %.0fs", path, SOCKET_APPEAR_TIMEOUT)
+    return False
+
+
+def _ready_when(listening: Callable[[], bool], spec: str) -> None:
+    """READY=1 to systemd once libmilter's socket listens (it opens it inside runmilter)."""
+    if listening():
+        notify.ready(f"listening on {spec}")
 
 
 # Files thurac creates (the SQLite store, its WAL, the spool) hold mail headers and addresses:
@@ -153,7 +162,9 @@ class _Signals:
                 log.info("received %s: stopping (send it again to exit at once)", name)
                 _stop_milter(self.socket_spec)
                 continue
+            notify.reloading()
             self.reload()
+            notify.reloaded()
 
     def reload(self) -> None:
         """A bad file is refused whole: the running configuration stays, mail keeps flowing."""
@@ -199,7 +210,7 @@ def _listening_tcp_socket(port: int) -> socket.socket | None:
     return None
 
 
-def _no_delay_on_replies(port: int) -> None:
+def _no_delay_on_replies(port: int) -> bool:
     """TCP_NODELAY on the listening socket (Linux passes it on to every accepted connection).
 
     libmilter answers end-of-message with two writes (the header changes, then the verdict);
@@ -212,9 +223,10 @@ def _no_delay_on_replies(port: int) -> None:
         if listener is not None:
             with listener:
                 listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return
+            return True
         time.sleep(0.05)
     log.warning("listening socket on port %d not found: replies may be delayed by Nagle", port)
+    return False
 
 
 def _socket_problem(spec: str) -> str | None:
@@ -245,6 +257,12 @@ def run(settings: Settings, config_path: str) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     signals = _Signals(config_path, settings.milter.socket)
     threading.Thread(target=signals.watch, name="thurac-signals", daemon=True).start()
+    privileges.become(settings, config_path)  # milter.user: before any file is opened
+    try:
+        pid_path = pidfile.claim(settings.milter)
+    except PidFileError as exc:
+        log.error("cannot start (%s): %s", config_path, exc)
+        return 1
     problem = _socket_problem(settings.milter.socket)
     if problem:
         log.error("cannot listen on %s (milter.socket in %s): %s",
@@ -269,23 +287,28 @@ def run(settings: Settings, config_path: str) -> int:
     path = _unix_path(settings.milter.socket)
     if path is not None:
         _clear_stale_unix_socket(path)
-        threading.Thread(target=_open_unix_socket_to_mta, args=(path, settings.milter),
-                         name="thurac-socket", daemon=True).start()
+        listening = functools.partial(_open_unix_socket_to_mta, path, settings.milter)
     else:
         port = int(settings.milter.socket.split(":", 1)[1].split("@")[0])
-        threading.Thread(target=_no_delay_on_replies, args=(port,),
-                         name="thurac-socket", daemon=True).start()
+        listening = functools.partial(_no_delay_on_replies, port)
+    threading.Thread(target=_ready_when, args=(listening, settings.milter.socket),
+                     name="thurac-socket", daemon=True).start()
     log.info("thurac starting: socket=%s config=%s database=%s mode=%s",
              settings.milter.socket, config_path,
              scanner.engine.url.render_as_string(hide_password=True), settings.actions.mode)
     try:
+        if pid_path is not None:
+            pidfile.write(pid_path)
         Milter.runmilter("thurac", settings.milter.socket, settings.milter.timeout)
     except Milter.milter.error as exc:
         log.error("milter failed on %s: %s", settings.milter.socket, exc)
         return 1
     finally:
+        notify.stopping()
         log.info("thurac stopping: writing queued history")
         workers.close()
         scanner.close()
+        if pid_path is not None:
+            pidfile.remove(pid_path)
     log.info("thurac stopped")
     return 0

@@ -54,14 +54,17 @@ def stack_factory(tmp_path: Path, dns_zone: TestDnsServer) -> Iterator[Callable[
     stacks: list[Stack] = []
 
     def start(overrides: Mapping[str, Any] | None = None,
-              postfix: Mapping[str, str | None] | None = None) -> Stack:
+              postfix: Mapping[str, str | None] | None = None,
+              **process: Any) -> Stack:
+        """`process`: how the thurac process runs (Thurac's python, wrapper, env)."""
         root = tmp_path / f"stack{len(stacks)}"
         root.mkdir()
         port = free_port()
         config = deep_merge(base_config(root, port, dns_zone), overrides or {})
         config_path = root / "thurac.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        thurac = Thurac(config_path, root / "thurac.log", config["milter"]["socket"])
+        thurac = Thurac(config_path, root / "thurac.log", config["milter"]["socket"],
+                        **process)
         thurac.start()
         sink = SmtpSink().start()
         instance = PrivatePostfix(sink.port, local_domains=[LOCAL_DOMAIN],

@@ -43,12 +43,16 @@ class Thurac:
     log_path: Path
     socket: str  # as in milter.socket: inet:PORT@HOST or unix:/PATH
     process: subprocess.Popen[bytes] | None = None
+    python: str = sys.executable  # the interpreter that runs it
+    wrapper: tuple[str, ...] = ()  # a command it runs under (a sandbox)
+    env: Mapping[str, str] | None = None  # None: the test's own environment
 
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "thurac", "run", "--config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            [*self.wrapper, self.python, "-m", "thurac", "run", "--config",
+             str(self.config_path)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and self.process.poll() is None:
@@ -128,7 +132,8 @@ class Thurac:
 
 def base_config(tmp: Path, port: int, dns: TestDnsServer) -> dict[str, Any]:
     return {
-        "milter": {"socket": f"inet:{port}@127.0.0.1", "on_error": "accept"},
+        "milter": {"socket": f"inet:{port}@127.0.0.1", "on_error": "accept",
+                   "pid_file": f"{tmp}/thurac.pid"},
         "database": {"url": f"sqlite:///{tmp}/thurac.db", "spool_path": f"{tmp}/spool.jsonl"},
         "dns": {"nameservers": [dns.address], "timeout": 0.5, "budget": 3.0},
         "local": {"domains": [LOCAL_DOMAIN], "internal_networks": [f"{INTERNAL_IP}/32"],

@@ -11,7 +11,18 @@ from typing import Protocol
 
 from thurac import __version__
 from thurac import log as log_mod
-from thurac.cli import check, complaints, config, db, explain, headers, quarantine, run, symbols
+from thurac.cli import (
+    check,
+    complaints,
+    config,
+    db,
+    explain,
+    headers,
+    quarantine,
+    reload,
+    run,
+    symbols,
+)
 from thurac.cli import list as list_  # the module's name is the command's
 from thurac.errors import ConfigError, StoreError
 
@@ -30,8 +41,8 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (run, check, config, db, list_, explain, headers, quarantine,
-                                 complaints, symbols)
+COMMANDS: tuple[Command, ...] = (run, reload, check, config, db, list_, explain, headers,
+                                 quarantine, complaints, symbols)
 
 
 def build_parser() -> argparse.ArgumentParser:
