@@ -125,17 +125,18 @@ CATALOGUE: dict[str, SymbolInfo] = _declare(
                "A trusted ARC sealer vouches for the original authentication"),
     # Circular 22/2021 art. 5: users' spam reports and ARF feedback
     SymbolInfo("C22_COMPLAINTS", 3.0, "c22_complaints",
-               "Reporters complained about the sender, its domain or its client IP "
-               "(× distinct reporters, up to complaints.max_factor)"),
+               "Circular 22/2021 art. 5: reporters complained about the sender, its domain or "
+               "its client IP (× distinct reporters, up to complaints.max_factor)"),
     # Decree 91/2020 arts. 13 and 20: advertising mail
     SymbolInfo("ADV_OVER_DAILY_LIMIT", 4.0, "advertising",
-               "More than advertising.daily_limit (3) advertisements from one advertiser to "
-               "one recipient in 24 h"),
+               "Decree 91/2020 art. 20: more than advertising.daily_limit (3) advertisements "
+               "from one advertiser to one recipient in 24 h"),
     SymbolInfo("ADV_NO_OPTOUT", 2.0, "advertising",
-               "An advertisement with no way to opt out (no List-Unsubscribe, no opt-out "
-               "wording)"),
+               "Decree 91/2020 arts. 13, 20: an advertisement with no way to opt out (no "
+               "List-Unsubscribe, no opt-out wording)"),
     SymbolInfo("ADV_UNSOLICITED_PROTECTED", 5.0, "advertising",
-               "An advertisement to a protected recipient domain with no prior exchange"),
+               "Decree 91/2020 art. 20: an advertisement to a protected recipient domain with "
+               "no prior exchange"),
     # Allow and block lists (Decree 91/2020 art. 10.3): YAML `lists:` and `thurac list`
     SymbolInfo("ALLOWLIST", -20.0, "lists",
                "An allow-list entry matches an authenticated identity (or the client IP)"),
