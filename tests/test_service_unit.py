@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,20 @@ INSTALL_TIMEOUT = 600  # a first install builds pymilter
 
 
 def make_install(root: Path) -> subprocess.CompletedProcess[str]:
+    """`make install` into `root`, offline: tests reach no package index, so the trial venv
+    is made first and sees the test venv's packages through a .pth file; pip then installs
+    thurac itself from the checkout, with no index and no build isolation."""
+    venv = root / "opt/thurac"
+    if not (venv / "bin/python").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                       timeout=120)
+        site = next(venv.glob("lib/python3*/site-packages"))
+        ours = [p for p in sys.path if p.endswith("site-packages")]
+        (site / "thurac_test_packages.pth").write_text("\n".join(ours) + "\n")
+    env = {**os.environ, "INSTALL_ROOT": str(root),
+           "PIP_OPTIONS": "--no-index --no-deps --no-build-isolation"}
     return subprocess.run(["make", "-C", str(ROOT), "install"], capture_output=True, text=True,
-                          timeout=INSTALL_TIMEOUT, env={**os.environ, "INSTALL_ROOT": str(root)})
+                          timeout=INSTALL_TIMEOUT, env=env)
 
 
 @pytest.fixture(scope="module")
