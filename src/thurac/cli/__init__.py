@@ -20,6 +20,7 @@ from thurac.cli import (
     headers,
     quarantine,
     reload,
+    report,
     run,
     symbols,
 )
@@ -42,7 +43,7 @@ class Command(Protocol):
 
 
 COMMANDS: tuple[Command, ...] = (run, reload, check, config, db, list_, explain, headers,
-                                 quarantine, complaints, symbols)
+                                 quarantine, complaints, report, symbols)
 
 
 def build_parser() -> argparse.ArgumentParser:
