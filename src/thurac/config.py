@@ -56,6 +56,16 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 Ratio = Annotated[float, Field(ge=0, le=1)]
 
 
+def _compilable(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Regular expressions from YAML, each checked to compile."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return patterns
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -275,12 +285,7 @@ class TechnologySettings(_Section):
     @field_validator("dynamic_ptr_patterns", "mailer_patterns")
     @classmethod
     def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
-        return value
+        return _compilable(value)
 
 
 class SpfSettings(_Section):
@@ -575,12 +580,7 @@ class AdvertisingSettings(_Section):
     @field_validator("subject_labels", "bulk_headers", "optout_patterns")
     @classmethod
     def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
-        return value
+        return _compilable(value)
 
     @field_validator("protected_domains")
     @classmethod
