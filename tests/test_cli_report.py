@@ -41,3 +41,49 @@ def test_a_bad_period_is_refused(config: Path, capsys: pytest.CaptureFixture[str
     assert main(["report", "--period", "2026-13", "--config", str(config)]) == 2
     assert "expected a month such as 2026-11" in capsys.readouterr().err
     assert month("2026-12")[1].year == 2027
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_query_counts_days_actions_and_criteria_on_both_stores(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.builders import make_message
+
+    from thurac.reports.query import build
+    from thurac.store.record import Record
+    from thurac.store.recorder import write_records
+    from thurac.symbols import Symbol
+    from thurac.verdict import Verdict
+
+    url = (f"sqlite:///{tmp_path}/r.db" if backend == "sqlite"
+           else request.getfixturevalue("postgres_database"))
+    engine = make_engine(url)
+    upgrade(engine)
+    day = datetime(2026, 11, 3, 12, tzinfo=UTC)
+    freq = Symbol("C22_FREQ_SENDER", 8.0, "x")
+    spf = Symbol("SPF_PASS", -1.0, "x")
+    mix = [("reject", (freq,), day), ("accept", (spf,), day),
+           ("quarantine", (freq, spf), day + timedelta(days=1))]
+    records = []
+    for n, (action, symbols, when) in enumerate(mix):
+        message = make_message(queue_id=f"Q{n}")
+        message = type(message)(message.connection, message.sender, message.recipients,
+                                message.headers, message.body, queue_id=f"Q{n}",
+                                received_at=when)
+        verdict = Verdict(sum(s.score for s in symbols), 5.0, action, action,  # type: ignore[arg-type]
+                          symbols)
+        records.append(Record(message, verdict, (), lambda _: True))
+    with engine.begin() as conn:
+        write_records(conn, records)
+    with engine.connect() as conn:
+        report = build(conn, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    engine.dispose()
+    assert report.messages == {"inbound": 3, "outbound": 0}
+    assert (report.actions["reject"], report.actions["accept"],
+            report.actions["quarantine"]) == (1, 1, 1)
+    assert (report.criteria["frequency"].flagged, report.criteria["frequency"].stopped) == (2, 2)
+    assert report.auth["spf"]["pass"] == 2
+    assert [(d.day, sum(d.actions.values())) for d in report.per_day] == [
+        ("2026-11-03", 2), ("2026-11-04", 1)]
