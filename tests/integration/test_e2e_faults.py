@@ -115,7 +115,12 @@ def test_a_second_sigterm_exits_at_once(stack_factory: Callable[..., Stack],
     # DNS that takes its time keeps verdicts, and so the orderly stop, waiting.
     stack.dns.latency = 2.0
     stream = Stream(stack.postfix, 10, SESSIONS, recipient=f"user@{LOCAL_DOMAIN}").start()
-    time.sleep(1.0)
+    # Verdicts in flight: the DNS server holds their queries back (a busy machine may take
+    # a while to get the sessions going; a stop with nothing in flight ends by itself).
+    deadline = time.monotonic() + 30
+    while not stack.dns.queries:
+        assert time.monotonic() < deadline, "no verdict started"
+        time.sleep(0.05)
     assert stack.thurac.process is not None
     stack.thurac.process.send_signal(signal.SIGTERM)
     time.sleep(0.3)
