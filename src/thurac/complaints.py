@@ -16,7 +16,6 @@ from thurac import feedback
 from thurac.auth import AuthResults
 from thurac.config import Settings
 from thurac.domains import normal_domain, organizational_domain
-from thurac.feedback import Reported
 from thurac.feedback.arf_out import build_arf
 from thurac.feedback.forwarder import Forwarder, ForwardJob
 from thurac.history import stored_text
@@ -140,7 +139,7 @@ class ComplaintDesk:
         if trusted:
             self._opt_out(complaint_id, complaint, reported.feedback_type, reported.recipients,
                           message, settings)
-            self._forward(complaint_id, complaint, reported, message, settings)
+            self._forward(complaint_id, complaint, settings)
         untrusted = "" if trusted else f" (untrusted reporter: weight {complaint.weight:g})"
         result = (f"complaint {complaint_id} against sender={complaint.sender or '-'} "
                   f"ip={complaint.client_ip or '-'} method={complaint.method}{untrusted}")
@@ -184,8 +183,7 @@ class ComplaintDesk:
                         to_address=reports.forward_to)
         return ForwardJob(arf, sender, (reports.forward_to,), id=f"c{complaint_id}")
 
-    def _forward(self, complaint_id: int, complaint: Complaint, reported: Reported,
-                 message: Message, settings: Settings) -> None:
+    def _forward(self, complaint_id: int, complaint: Complaint, settings: Settings) -> None:
         if self.forwarder is None:
             return
         job = self.forward_job(complaint_id, complaint, None, settings)

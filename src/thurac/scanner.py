@@ -92,10 +92,10 @@ class Scanner:
         # One configuration per message, even across a reload; the recipients' policy on it.
         policy_key = recipients.choose(self.settings, message.recipients)
         settings = recipients.judged_under(self.settings, policy_key)
-        advertiser = (adverts.advertiser(message)
-                      if adverts.advertisement(message, settings.advertising) else "")
+        advert = adverts.advertisement(message, settings.advertising) or ""
+        advertiser = adverts.advertiser(message) if advert else ""
         history = self.history(message, advertiser)
-        ctx = CheckContext(settings, self.resolver.session(settings.dns.budget))
+        ctx = CheckContext(settings, self.resolver.session(settings.dns.budget), advert=advert)
         symbols = run_checks(message, history, ctx)
         # List hits add symbols; policies may impose an action whatever the score (policy/).
         judgements, imposed = policy.judge(

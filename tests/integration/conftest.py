@@ -87,3 +87,15 @@ def message(sender: str, rcpt: str, subject: str, extra: str = "", msgid: str = 
     return (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
             f"Date: Mon, 23 Nov 2026 10:00:00 +0700\r\nMessage-ID: {msgid}\r\n{extra}"
             f"\r\nHello.\r\n").encode()
+
+
+def queue_id_of(result: Any) -> str:
+    """The Postfix queue id of a sent message: from 250 "queued as", or for a message
+    thurac rejected, from its reply ("[queue id X]")."""
+    import re
+
+    if result.queue_id:
+        return str(result.queue_id)
+    found = re.search(r"\[(?:queue id|ma hang doi) (\w+)\]", result.message)
+    assert found, f"no queue id in {result.code} {result.message}"
+    return found.group(1)

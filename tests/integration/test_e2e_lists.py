@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from tests.integration.conftest import Stack, message
+from tests.integration.conftest import Stack, message, queue_id_of
 from tests.support.thurac import ROOT
 
 pytestmark = pytest.mark.postfix
@@ -48,9 +48,9 @@ def test_a_cli_block_entry_rejects_the_next_message_without_a_restart(
                        source_ip=SPAMMER_IP, helo="mail.bulk.test")
     assert after.code == 550, (after.code, after.message)
     assert "BLOCKLIST" in after.message
-    line = stack.thurac.log_line_for(after.queue_id) if after.queue_id else ""
-    assert not line or "BLOCKLIST" in line
-    assert "action=reject" in stack.thurac.log()
+    line = stack.thurac.log_line_for(queue_id_of(after))
+    assert "BLOCKLIST" in line and "action=reject" in line
+    assert "lists=<block ip 127.0.0.8/29 (spam run, ticket 7) [store by ops]>" in line
 
     shown = json.loads(thurac_cli(stack, "list", "show", "--json").stdout)
     assert [(e["list"], e["kind"], e["value"], e["source"]) for e in shown] == [

@@ -4,7 +4,7 @@ protected recipient domains."""
 
 from __future__ import annotations
 
-from thurac.adverts import advertisement, advertiser, opt_out
+from thurac.adverts import advertiser, opt_out
 from thurac.checks.base import SHOWN, CheckContext
 from thurac.domains import normal_domain
 from thurac.history import History
@@ -18,8 +18,8 @@ class Advertising:
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.advertising
-        why = advertisement(message, settings)
-        if why is None:
+        why = ctx.advert
+        if not why:
             return []
         found: list[Symbol] = []
         who = advertiser(message)[:SHOWN] or "(no From domain)"

@@ -36,6 +36,9 @@ class CheckContext:
     dns: DnsSession
     # SPF/DKIM/ARC write their results here; DMARC and Authentication-Results read them.
     auth: AuthResults = field(default_factory=AuthResults)
+    # Why the message is advertising (adverts.py), "" when it is not: the scanner decides
+    # once, for the history read, this check and the recorder.
+    advert: str = ""
 
     def symbol(self, name: str, reason: str, factor: float = 1.0,
                measure: Measure | None = None) -> Symbol:
