@@ -44,6 +44,8 @@ events = Table(
     Column("symbols", Text, nullable=False),  # JSON list of {name, score, reason}
     Column("policy", String(64)),  # the per-recipient policy used (policies:), None: default
     Column("overrides", Text),  # JSON list: why a policy imposed the action (None: none did)
+    # JSON: what a re-score needs (store/facts.py); None for events stored before 0004
+    Column("facts", Text),
     Index("ix_events_message_id", "message_id"),
 )
 
