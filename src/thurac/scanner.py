@@ -13,6 +13,7 @@ from thurac.checks import CheckContext
 from thurac.complaints import ComplaintDesk, Intake
 from thurac.config import Settings
 from thurac.dns import Resolver
+from thurac.facts import Facts
 from thurac.feedback.forwarder import Forwarder, ForwardSettings
 from thurac.history import History, window_lengths
 from thurac.message import Message
@@ -25,7 +26,7 @@ from thurac.store.outage import Outage
 from thurac.store.record import Record
 from thurac.store.recorder import Recorder, write_record
 from thurac.store.spool import Spool, spool_path_for
-from thurac.verdict import Verdict, decide
+from thurac.verdict import Verdict
 
 log = logging.getLogger("thurac.scanner")
 
@@ -42,6 +43,7 @@ class Outcome:
     history: History
     auth: AuthResults = field(default_factory=AuthResults)
     advertiser: str = ""  # advertising mail from this advertiser (adverts.py)
+    facts: Facts | None = None  # what a replay re-scores from (facts.py)
 
 
 class Scanner:
@@ -96,13 +98,11 @@ class Scanner:
         advertiser = adverts.advertiser(message) if advert else ""
         history = self.history(message, advertiser)
         ctx = CheckContext(settings, self.resolver.session(settings.dns.budget), advert=advert)
-        symbols = run_checks(message, history, ctx)
-        # List hits add symbols; policies may impose an action whatever the score (policy/).
-        judgements, imposed = policy.judge(
-            PolicyInput(message, ctx.auth, settings, self.lists(settings)))
-        symbols.extend(s for j in judgements for s in j.symbols)
-        verdict = decide(symbols, settings.actions, imposed, policy_key)
-        return Outcome(verdict, history, ctx.auth, advertiser)
+        found = run_checks(message, history, ctx)
+        verdict = policy.conclude(
+            found, PolicyInput(message, ctx.auth, settings, self.lists(settings)), policy_key)
+        facts = Facts(tuple(found), ctx.auth, history.available, advert)
+        return Outcome(verdict, history, ctx.auth, advertiser, facts)
 
     def report(self, message: Message) -> Intake:
         """Mail to the report mailboxes: not scored; what it reports becomes a complaint.
@@ -150,7 +150,7 @@ class Scanner:
         unrelated = (outcome.history.unrelated(message.recipients)
                      if message.direction == "inbound" else ())
         return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address,
-                      outcome.advertiser)
+                      outcome.advertiser, outcome.facts)
 
     def record(self, message: Message, outcome: Outcome) -> None:
         """Hand the message to the recorder (written after the reply); no-op when read-only."""

@@ -28,6 +28,9 @@ class Symbol:
     score: float
     reason: str
     measure: Measure | None = None  # for the reply; not stored (the reason says the same)
+    # The scale its YAML weight was multiplied by (frequency: how far past the limit), so
+    # a replay can weigh it again under another configuration (facts.py).
+    factor: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

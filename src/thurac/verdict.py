@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -50,8 +51,9 @@ def decide(symbols: Iterable[Symbol], actions: ActionSettings,
     if more severe (policy/: e.g. a DMARC p=reject failure with dmarc.honor_reject on);
     tag-only never blocks."""
     found = tuple(symbols)
-    # Rounded as shown in X-Spam-Score, so the flag never disagrees with the printed score.
-    score = round(sum(s.score for s in found), 1)
+    # Rounded as shown in X-Spam-Score, so the flag never disagrees with the printed score;
+    # fsum is exact, so the order the symbols came in (a replay's differs) cannot change it.
+    score = round(math.fsum(s.score for s in found), 1)
     thresholds: list[tuple[Action, float | None]] = [
         ("add_header", actions.add_header),
         ("tempfail", actions.tempfail),

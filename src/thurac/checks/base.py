@@ -43,7 +43,7 @@ class CheckContext:
     def symbol(self, name: str, reason: str, factor: float = 1.0,
                measure: Measure | None = None) -> Symbol:
         """A symbol scored from YAML (`scores:`), scaled by `factor`."""
-        return Symbol(name, round(self.settings.score(name) * factor, 2), reason, measure)
+        return Symbol(name, round(self.settings.score(name) * factor, 2), reason, measure, factor)
 
 
 class Check(Protocol):

@@ -6,12 +6,17 @@ milter, no store, no SQLAlchemy; the store's list entries reach them as a ListIn
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from thurac.policy.allow_block import AllowBlock
 from thurac.policy.base import Judgement, Override, Policy, PolicyInput
 from thurac.policy.dmarc_honour import DmarcHonour
 from thurac.policy.lists import ListIndex
+from thurac.symbols import Symbol
+from thurac.verdict import Verdict, decide
 
-__all__ = ["POLICIES", "Judgement", "ListIndex", "Override", "Policy", "PolicyInput", "judge"]
+__all__ = ["POLICIES", "Judgement", "ListIndex", "Override", "Policy", "PolicyInput", "conclude",
+           "judge"]
 
 POLICIES: tuple[Policy, ...] = (AllowBlock(), DmarcHonour())
 
@@ -20,3 +25,11 @@ def judge(facts: PolicyInput) -> tuple[list[Judgement], tuple[Override, ...]]:
     """What every policy says about this message (most are silent)."""
     said = [policy.judge(facts) for policy in POLICIES]
     return said, tuple(j.override for j in said if j.override is not None)
+
+
+def conclude(found: Sequence[Symbol], facts: PolicyInput, policy_key: str | None) -> Verdict:
+    """The verdict on what the checks found: list hits add symbols, and policies may impose
+    an action whatever the score. The scanner and `thurac replay` both end here."""
+    judgements, imposed = judge(facts)
+    symbols = [*found, *(s for j in judgements for s in j.symbols)]
+    return decide(symbols, facts.settings.actions, imposed, policy_key)

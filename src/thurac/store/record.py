@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from thurac import facts as facts_mod
+from thurac.facts import Facts
 from thurac.message import Connection, Message
 from thurac.symbols import Symbol
 from thurac.verdict import Override, Verdict
@@ -22,6 +24,7 @@ class Record:
     unrelated: tuple[str, ...]
     is_local: Callable[[str], bool]
     advertiser: str = ""  # advertising mail (adverts.py): deliveries are counted for it
+    facts: Facts | None = None  # what a replay re-scores from; None for outbound mail
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
@@ -47,6 +50,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
         },
         "unrelated": list(record.unrelated),
         "advertiser": record.advertiser,
+        "facts": None if record.facts is None else facts_mod.to_json(record.facts),
     }
 
 
@@ -64,4 +68,4 @@ def record_from_dict(data: dict[str, Any], is_local: Callable[[str], bool]) -> R
         tuple(Symbol(n, s, r) for n, s, r in v["symbols"]), v.get("policy"),
         tuple(Override(a, s, r) for a, s, r in v.get("overrides", ())))
     return Record(message, verdict, tuple(data["unrelated"]), is_local,
-                  data.get("advertiser", ""))
+                  data.get("advertiser", ""), facts_mod.from_json(data.get("facts")))

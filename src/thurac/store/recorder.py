@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from thurac import facts as facts_mod
 from thurac.history import epoch_minute, keys_of, stored_text
 from thurac.store.engine import database_file, upgrade
 from thurac.store.history import AD_WINDOW_MINUTES
@@ -130,12 +131,16 @@ def write_record(conn: Connection, record: Record) -> None:
     write_records(conn, [record])
 
 
-def write_records(conn: Connection, records: Iterable[Record]) -> None:
-    """All rows for a batch of messages: events and header log, then the counters in key order."""
+def write_records(conn: Connection, records: Iterable[Record], *, log: bool = True) -> None:
+    """All rows for a batch of messages: events and header log, then the counters in key order.
+    `log` False writes only what later history reads see (a replay's scratch store)."""
     upserts = _Upserts()
     header_rows: list[dict[str, Any]] = []
     for record in records:
-        header_rows.append(_write_event(conn, record, upserts))
+        if log:
+            header_rows.append(_write_event(conn, record, upserts))
+        else:
+            _learn(upserts, record)
     if header_rows:
         conn.execute(INSERT_HEADER_LOG, header_rows)
     upserts.run(conn)
@@ -164,13 +169,18 @@ def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> dict[st
         policy=None if verdict is None else _text(verdict.policy, 64),
         overrides=json.dumps([f"{o.source}: {o.reason}" for o in verdict.overrides])
         if verdict and verdict.overrides else None,
+        facts=None if record.facts is None else json.dumps(facts_mod.to_json(record.facts)),
     )).inserted_primary_key[0]  # type: ignore[index]
-    if msg.direction == "outbound":
+    _learn(upserts, record)
+    return {"event_id": event_id, "received_at": when, "queue_id": _text(msg.queue_id, 64),
+            "headers": msg.header_block()}
+
+
+def _learn(upserts: _Upserts, record: Record) -> None:
+    if record.message.direction == "outbound":
         _record_outbound(upserts, record)
     else:
         _record_inbound(upserts, record)
-    return {"event_id": event_id, "received_at": when, "queue_id": _text(msg.queue_id, 64),
-            "headers": msg.header_block()}
 
 
 def _record_outbound(upserts: _Upserts, record: Record) -> None:
