@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select
 
+from thurac.history import as_utc
 from thurac.message import normalize_address
 from thurac.store.engine import store_errors
 from thurac.store.schema import events, header_log, releases
@@ -117,7 +118,7 @@ def header_blocks(engine: Engine, *, queue_id: str | None = None,
     with store_errors(engine), engine.connect() as conn:
         rows = conn.execution_options(yield_per=HEADER_ROWS_PER_FETCH).execute(query)
         for row in rows:
-            yield HeaderBlock(row.queue_id, _utc(row.received_at), row.sender, row.message_id,
+            yield HeaderBlock(row.queue_id, as_utc(row.received_at), row.sender, row.message_id,
                               row.headers)
 
 
@@ -140,13 +141,13 @@ def _newest(engine: Engine, where: ColumnElement[bool]) -> Explanation | None:
     symbols = sorted((StoredSymbol(s["name"], float(s["score"]), s["reason"])
                       for s in _json_list(row.symbols)), key=lambda s: (-s.score, s.name))
     return Explanation(
-        queue_id=row.queue_id, received_at=_utc(row.received_at), direction=row.direction,
+        queue_id=row.queue_id, received_at=as_utc(row.received_at), direction=row.direction,
         client_ip=row.client_ip, client_name=row.client_name, helo=row.helo,
         tls_version=row.tls_version, auth_user=row.auth_user, sender=row.sender,
         recipients=tuple(_json_list(row.recipients)), header_from=row.header_from,
         message_id=row.message_id, score=row.score, action=row.action, policy=row.policy,
         overrides=tuple(_json_list(row.overrides)), symbols=tuple(symbols),
-        releases=tuple(Release(_utc(r.released_at), r.released_by) for r in released),
+        releases=tuple(Release(as_utc(r.released_at), r.released_by) for r in released),
         older_events=int(sharing) - 1,
     )
 
@@ -155,7 +156,3 @@ def _json_list(text: str | None) -> list[Any]:
     found = json.loads(text) if text else []
     return found if isinstance(found, list) else []
 
-
-def _utc(when: datetime) -> datetime:
-    """SQLite gives back the UTC time the recorder wrote, without its zone."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

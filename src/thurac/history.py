@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from thurac.config import Settings
 from thurac.message import Message
@@ -49,6 +49,11 @@ class History:
         """Those of `recipients` with no prior exchange with the sender (the check judges
         them; the recorder counts them)."""
         return tuple(r for r in recipients if r not in self.related_recipients)
+
+
+def as_utc(when: datetime) -> datetime:
+    """A stored time as an aware UTC time (SQLite hands back naive ones, meaning UTC)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def epoch_minute(when: datetime) -> int:

@@ -34,4 +34,13 @@ CHECKS: tuple[Check, ...] = (
     Advertising(),
 )
 
-__all__ = ["CHECKS", "Check", "CheckContext"]
+# What a replay recomputes from the history as it stood (a check's `history_symbols`); every
+# other symbol is a fact of the message (DNS, content) taken from what the event stored.
+HISTORY_CHECKS: tuple[Check, ...] = tuple(c for c in CHECKS if getattr(c, "history_symbols", ()))
+HISTORY_SYMBOLS: frozenset[str] = frozenset(
+    {"THURAC_HISTORY_UNAVAILABLE"}
+    | {name for c in HISTORY_CHECKS for name in getattr(c, "history_symbols", ())})
+# Which check emits a symbol, by its place in CHECKS (a replay keeps the run order).
+OWNER: dict[str, int] = {name: i for i, c in enumerate(CHECKS) for name in c.symbols}
+
+__all__ = ["CHECKS", "HISTORY_CHECKS", "HISTORY_SYMBOLS", "OWNER", "Check", "CheckContext"]

@@ -15,6 +15,7 @@ from thurac.symbols import Measure, Symbol
 class Advertising:
     name = "advertising"
     symbols = ("ADV_OVER_DAILY_LIMIT", "ADV_NO_OPTOUT", "ADV_UNSOLICITED_PROTECTED")
+    history_symbols = ("ADV_OVER_DAILY_LIMIT", "ADV_UNSOLICITED_PROTECTED")  # opt-out: content
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.advertising

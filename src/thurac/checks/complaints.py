@@ -14,6 +14,7 @@ _WHO = {"sender": "sender", "domain": "domain", "ip": "client IP"}
 class Complaints:
     name = "complaints"
     symbols = ("C22_COMPLAINTS",)
+    history_symbols = symbols
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.complaints

@@ -13,6 +13,7 @@ _SYMBOL = {"sender": "C22_FREQ_SENDER", "domain": "C22_FREQ_DOMAIN", "ip": "C22_
 class Frequency:
     name = "frequency"
     symbols = tuple(_SYMBOL.values())
+    history_symbols = symbols
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.frequency

@@ -11,6 +11,7 @@ from thurac.symbols import Measure, Symbol
 class OneWaySource:
     name = "one_way_source"
     symbols = ("C22_ONE_WAY", "C22_NO_MX")
+    history_symbols = ("C22_ONE_WAY",)  # C22_NO_MX is a DNS fact
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.one_way_source

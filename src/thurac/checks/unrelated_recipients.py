@@ -11,6 +11,7 @@ from thurac.symbols import Measure, Symbol
 class UnrelatedRecipients:
     name = "unrelated_recipients"
     symbols = ("C22_UNRELATED_RATIO", "C22_UNRELATED_RCPT")
+    history_symbols = symbols
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.unrelated_recipients

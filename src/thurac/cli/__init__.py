@@ -20,6 +20,7 @@ from thurac.cli import (
     headers,
     quarantine,
     reload,
+    replay,
     report,
     run,
     symbols,
@@ -43,7 +44,7 @@ class Command(Protocol):
 
 
 COMMANDS: tuple[Command, ...] = (run, reload, check, config, db, list_, explain, headers,
-                                 quarantine, complaints, report, symbols)
+                                 quarantine, complaints, report, replay, symbols)
 
 
 def build_parser() -> argparse.ArgumentParser:

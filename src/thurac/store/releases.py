@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select
 
-from thurac.history import stored_text
+from thurac.history import as_utc, stored_text
 from thurac.store.recorder import _Counter, _Upserts
 from thurac.store.schema import correspondents, events, releases
 from thurac.symbols import Symbol
@@ -64,10 +64,6 @@ class Release:
     event_id: int | None = None
 
 
-def _utc(when: datetime) -> datetime:
-    """SQLite gives back the UTC times thurac wrote without their zone."""
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
 
 def stored_verdicts(conn: Connection, arrivals: Mapping[str, datetime]) -> dict[str, StoredVerdict]:
     """For each queue id (→ when the message arrived in Postfix's queue), the newest event
@@ -79,7 +75,7 @@ def stored_verdicts(conn: Connection, arrivals: Mapping[str, datetime]) -> dict[
     wanted = {stored_text(q, 64): q for q in arrivals}
     for row in rows:  # oldest first: a newer event replaces an older one
         queue_id = wanted[row.queue_id]
-        received_at = _utc(row.received_at)
+        received_at = as_utc(row.received_at)
         if received_at < arrivals[queue_id] - ARRIVAL_SLACK:
             continue
         symbols = sorted((Symbol(s["name"], float(s["score"]), s["reason"])
