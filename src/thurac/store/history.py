@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, exists, func, literal, select, union_all
 
 from thurac.config import Settings
-from thurac.history import History, WindowCount, epoch_minute, keys_of, stored_text, window_lengths
+from thurac.history import (
+    KEY_KINDS,
+    History,
+    WindowCount,
+    epoch_minute,
+    keys_of,
+    stored_text,
+    window_lengths,
+)
 from thurac.message import Message
 from thurac.store.schema import (
     ad_counts,
@@ -21,12 +30,15 @@ from thurac.store.schema import (
 # A pair is related once the local user wrote to the remote, or released its held mail.
 _WROTE_OR_RELEASED = (correspondents.c.sent > 0) | (correspondents.c.released > 0)
 # Built once with bound parameters: SQLAlchemy caches the compiled SQL, a read costs values.
-_BUCKETS = (
-    select(rate_buckets.c.kind, rate_buckets.c.key, rate_buckets.c.minute,
-           rate_buckets.c.messages, rate_buckets.c.recipients, rate_buckets.c.unrelated)
-    .where(rate_buckets.c.key.in_(bindparam("keys", expanding=True)),
-           rate_buckets.c.minute >= bindparam("oldest"))
-)
+def _buckets_of(kind: str) -> Select[Any]:
+    b = rate_buckets.c
+    return (select(b.kind, b.key, b.minute, b.messages, b.recipients, b.unrelated)
+            .where(b.kind == kind, b.key == bindparam(kind), b.minute >= bindparam("oldest")))
+
+
+# One range search of the primary key (kind, key, minute) per kind: asked by key alone, the
+# planner walks the minute index through every sender's buckets of the longest window.
+_BUCKETS = union_all(*(_buckets_of(kind) for kind in KEY_KINDS))
 _SENDER = select(
     select(senders.c.messages).where(senders.c.address == bindparam("sender"))
     .scalar_subquery(),
@@ -75,7 +87,7 @@ def read_history(conn: Connection, message: Message, settings: Settings,
     oldest = now_minute - (max(lengths) // 60) + 1
 
     sums: dict[tuple[str, int], list[int]] = {(k, s): [0, 0, 0] for k in keys for s in lengths}
-    rows = conn.execute(_BUCKETS, {"keys": sorted(set(keys.values())), "oldest": oldest})
+    rows = conn.execute(_BUCKETS, {**{k: keys.get(k, "") for k in KEY_KINDS}, "oldest": oldest})
     for kind, key, minute, msgs, rcpts, unrel in rows:
         if keys.get(kind) != key:
             continue  # another kind's key that happens to be spelt the same
