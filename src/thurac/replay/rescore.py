@@ -11,7 +11,7 @@ from thurac import adverts, policy
 from thurac.auth import AuthResults
 from thurac.checks import CHECKS, HISTORY_CHECKS, HISTORY_SYMBOLS, OWNER, CheckContext
 from thurac.config import Settings
-from thurac.dns import DnsSession, Resolver
+from thurac.dns import DnsSession, Lookup, Resolver
 from thurac.facts import Facts
 from thurac.history import History
 from thurac.lists import ListEntry
@@ -21,17 +21,24 @@ from thurac.replay.source import StoredEvent
 from thurac.symbols import Symbol
 from thurac.verdict import Verdict
 
-# A resolver that is never asked: a budget of nothing answers every query `temperror` without
-# sending a packet (the history checks' DNS half, C22_NO_MX, is a stored fact anyway).
+
+class OfflineDns(DnsSession):
+    """DNS that is never asked: every query is `temperror` without a packet sent (the history
+    checks' DNS half, C22_NO_MX, is a stored fact, taken from the event instead)."""
+
+    def __init__(self) -> None:
+        super().__init__(_NOWHERE, 0.0)
+
+    def query(self, name: str, rdtype: str) -> Lookup:
+        return _NO_ANSWER
+
+
 _NOWHERE = Resolver(["127.0.0.1:9"], timeout=1.0, cache_size=0)
+_NO_ANSWER = Lookup("temperror", error="replay: no DNS", failure="budget")
 _POLICY_SYMBOLS = frozenset(name for p in POLICIES for name in p.symbols)
 _DNS_LISTS = next(i for i, c in enumerate(CHECKS) if c.name == "dns_lists")
 # Results each method's check writes: switched off in the new configuration, they are gone.
 _AUTH_OF = {"spf": "spf", "dkim": "dkim", "arc": "arc", "dmarc": "dmarc"}
-
-
-def offline_dns() -> DnsSession:
-    return _NOWHERE.session(0.0)
 
 
 def _enabled(settings: Settings, check_index: int) -> bool:
@@ -90,7 +97,7 @@ class Rescorer:
         settings = recipients.judged_under(self.settings, policy_key)
         facts = self.facts_of(event)
         advert = facts.advert if settings.advertising.enabled else ""
-        ctx = CheckContext(settings, offline_dns(), auth=_auth(facts.auth, settings),
+        ctx = CheckContext(settings, OfflineDns(), auth=_auth(facts.auth, settings),
                            advert=advert)
         seen = history if facts.history else History.unknown()
         found = [s for s in run_checks(message, seen, ctx, HISTORY_CHECKS)

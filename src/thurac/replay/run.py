@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from thurac import adverts
 from thurac.config import Settings
@@ -54,6 +54,12 @@ class Scratch:
         self.engine: Engine = make_engine(f"sqlite:///{path}", readers=1)
         upgrade(self.engine)
 
+        @event.listens_for(self.engine, "connect")
+        def _scratch(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("PRAGMA synchronous = OFF")  # thrown away at the end anyway
+
+        self.engine.dispose()  # the migration's connection had the durable settings
+
     def close(self) -> None:
         self.engine.dispose()
         self._dir.cleanup()
@@ -69,20 +75,21 @@ def replay(live: Connection, rescorer: Rescorer, since: datetime, until: datetim
     try:
         with scratch.engine.connect() as conn:
 
+            # One long transaction: the connection reads its own writes; it commits only
+            # for a release, which record_release writes on a connection of its own.
             def flush() -> None:
                 if pending:
                     write_records(conn, pending, log=False)
                     pending.clear()
-                conn.commit()
 
             for item in stream(live, until):
                 if isinstance(item, Complaint):
                     flush()
                     add_complaint(conn, item)
-                    conn.commit()
                     continue
                 if isinstance(item, Release):
                     flush()
+                    conn.commit()
                     record_release(scratch.engine, item, is_local)
                     continue
                 message = item.message
