@@ -241,3 +241,24 @@ def test_the_live_store_refuses_writes_from_a_replay(site: Site) -> None:
                 address="x@y.example", first_seen=T0, last_seen=T0, messages=1))
     finally:
         guarded.dispose()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from thurac.cli.replay import _progress
+
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert _progress(5000, quiet=True) is None  # --json
+    bar = _progress(5000, quiet=False)
+    assert bar is not None
+    bar.update(2500)
+    bar.refresh()  # tqdm redraws at most every 0.1 s by itself
+    bar.close()
+    assert "2500/5000" in terminal.getvalue()
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # a pipe or a file
+    assert _progress(5000, quiet=False) is None
