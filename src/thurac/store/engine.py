@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,12 +13,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from thurac.errors import StoreError
 
 log = logging.getLogger("thurac.store")
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATE_ATTEMPTS = 5  # a migration that met another one's lock tries again this often
 SQLITE_BUSY_MS = 10000  # wait this long for SQLite's write lock before failing
 # Connections: one per verdict worker reading history at the same moment (milter.workers),
 # plus the recorder and one spare. SQLite connections are cheap and local: all are kept
@@ -120,11 +122,21 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent)."""
-    try:
-        command.upgrade(alembic_config(engine), revision)
-    except Exception as exc:
-        raise StoreError(f"cannot migrate {engine.url.render_as_string()}: {exc}") from exc
+    """Bring the schema to `revision` (idempotent). Two migrating at once (the daemon's
+    recorder and `thurac db upgrade`) can meet on SQLite's lock, which busy_timeout does not
+    wait out for a transaction that read before it writes: the later one tries again and
+    finds the work done."""
+    for attempt in range(1, MIGRATE_ATTEMPTS + 1):
+        try:
+            command.upgrade(alembic_config(engine), revision)
+            return
+        except OperationalError as exc:
+            if attempt < MIGRATE_ATTEMPTS and "locked" in str(exc.orig):
+                time.sleep(0.2 * attempt)
+                continue
+            raise StoreError(f"cannot migrate {engine.url.render_as_string()}: {exc}") from exc
+        except Exception as exc:
+            raise StoreError(f"cannot migrate {engine.url.render_as_string()}: {exc}") from exc
 
 
 def current_revision(engine: Engine) -> str | None:
