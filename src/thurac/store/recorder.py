@@ -65,7 +65,8 @@ DELIVERED = frozenset({"accept", "add_header"})  # what reached the recipient
 
 
 # Built once: SQLAlchemy caches their compiled form, so a record costs parameters only.
-INSERT_EVENT = insert(events)
+INSERT_EVENT = insert(events)  # one row: plain, RETURNING costs more than it saves
+INSERT_EVENTS = insert(events).returning(events.c.id, sort_by_parameter_order=True)
 INSERT_HEADER_LOG = insert(header_log)
 
 
@@ -135,26 +136,38 @@ def write_records(conn: Connection, records: Iterable[Record], *, log: bool = Tr
     """All rows for a batch of messages: events and header log, then the counters in key order.
     `log` False writes only what later history reads see (a replay's scratch store)."""
     upserts = _Upserts()
+    event_rows: list[dict[str, Any]] = []
     header_rows: list[dict[str, Any]] = []
     for record in records:
+        _learn(upserts, record)
         if log:
-            header_rows.append(_write_event(conn, record, upserts))
-        else:
-            _learn(upserts, record)
-    if header_rows:
+            event_rows.append(_event_row(record))
+            header_rows.append(_header_row(record))
+    if event_rows:
+        # One multi-row INSERT … RETURNING for the batch (not one statement per event),
+        # the ids in the order of the rows, for the header log's rows.
+        ids = ([conn.execute(INSERT_EVENT, event_rows[0]).inserted_primary_key[0]]  # type: ignore[index]
+               if len(event_rows) == 1 else conn.execute(INSERT_EVENTS, event_rows).scalars().all())
+        for row, event_id in zip(header_rows, ids, strict=True):
+            row["event_id"] = event_id
         conn.execute(INSERT_HEADER_LOG, header_rows)
     upserts.run(conn)
 
 
-def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> dict[str, Any]:
-    """Insert the event; return its header-log row (written with the others in one go)."""
+def _header_row(record: Record) -> dict[str, Any]:
+    msg = record.message
+    return {"received_at": msg.received_at, "queue_id": _text(msg.queue_id, 64),
+            "headers": msg.header_block()}
+
+
+def _event_row(record: Record) -> dict[str, Any]:
     msg, verdict = record.message, record.verdict
     when = msg.received_at
     symbols = [] if verdict is None else [
         {"name": s.name, "score": s.score, "reason": s.reason} for s in verdict.symbols
     ]
     conn_facts = msg.connection
-    event_id = conn.execute(INSERT_EVENT, dict(
+    return dict(
         received_at=when, direction=msg.direction, queue_id=_text(msg.queue_id, 64),
         client_ip=_text(conn_facts.client_ip, 64), client_name=_text(conn_facts.client_name, 255),
         helo=_text(conn_facts.helo, 255), tls_version=_text(conn_facts.tls_version, 32),
@@ -170,10 +183,7 @@ def _write_event(conn: Connection, record: Record, upserts: _Upserts) -> dict[st
         overrides=json.dumps([f"{o.source}: {o.reason}" for o in verdict.overrides])
         if verdict and verdict.overrides else None,
         facts=None if record.facts is None else json.dumps(facts_mod.to_json(record.facts)),
-    )).inserted_primary_key[0]  # type: ignore[index]
-    _learn(upserts, record)
-    return {"event_id": event_id, "received_at": when, "queue_id": _text(msg.queue_id, 64),
-            "headers": msg.header_block()}
+    )
 
 
 def _learn(upserts: _Upserts, record: Record) -> None:
