@@ -203,7 +203,7 @@ def test_a_burst_split_across_two_mx_hosts_is_counted_whole(
 def test_fifty_sessions_on_each_of_two_hosts_lose_no_event_and_no_count(
     mx_hosts: Callable[..., MxHosts], db: Engine, postgres: TemporaryPostgres,
 ) -> None:
-    per_host, sessions = 300, 50
+    per_host, sessions = 200, 50
     with CountingSink() as sink:
         hosts = mx_hosts(overrides={"actions": {"mode": "tag-only"}},
                          postfix=sink.transports())
@@ -243,15 +243,15 @@ def test_fifty_sessions_on_each_of_two_hosts_lose_no_event_and_no_count(
 def test_postgres_stopped_under_both_hosts_costs_no_mail_and_both_spools_replay_once(
     mx_hosts: Callable[..., MxHosts], db: Engine, postgres: TemporaryPostgres,
 ) -> None:
-    per_host = 90
+    per_host = 60
     hosts = mx_hosts()
     streams = [Stream(host.postfix, per_host, sessions=6).start() for host in hosts]
 
     for stream in streams:
-        stream.wait_sent(25)
+        stream.wait_sent(15)
     postgres.shut_down()
     for stream in streams:
-        stream.wait_sent(55)
+        stream.wait_sent(35)
     wait_until("both hosts spooling", lambda: all(spool_lines(h.spool) for h in hosts), hosts)
     postgres.start_again()
     for stream in streams:

@@ -94,10 +94,13 @@ class MxHosts:
         return self
 
     def stop(self) -> None:
-        for host in self.hosts:
+        """Each host as a site is shut down: Postfix, then its sink and its milter."""
+        def stop_host(host: MxHost) -> None:
             host.postfix.stop()
             host.sink.stop()
             host.thurac.stop()
+
+        _all_at_once([lambda host=host: stop_host(host) for host in self.hosts])
 
     def logs(self) -> str:
         """Every thurac's log, each under its host name (for assertion messages)."""
