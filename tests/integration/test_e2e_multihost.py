@@ -16,9 +16,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 from tests.integration.conftest import message
+from tests.integration.test_e2e_store_outage import (
+    REPLAY_SECONDS,
+    REPLAYED,
+    SENDER,
+    SENDER_IP,
+    UNAVAILABLE,
+    event_counts,
+    spool_lines,
+)
 from tests.support.dns_server import TestDnsServer
 from tests.support.load import CountingSink, Stream, client_tally, smtp_source
 from tests.support.multihost import MxHost, MxHosts
@@ -26,17 +34,12 @@ from tests.support.net import free_port
 from tests.support.postfix import postfix_available
 from tests.support.postgres import TemporaryPostgres, TemporaryStandby, unavailable_reason
 
-from thurac.store.schema import events, rate_buckets, senders
+from thurac.store.schema import rate_buckets, senders
 
 pytest.importorskip("psycopg", reason="the multi-host tests need psycopg 3 (thurac[test])")
 pytestmark = [pytest.mark.postfix, pytest.mark.postgres]
 
-SENDER = "news@partner.test"
-SENDER_IP = "127.0.0.12"
-REPLAY_SECONDS = 0.5  # production: 30 s
 WAIT = 30.0  # seconds any background step (recording, spooling, replay) may take here
-UNAVAILABLE = "THURAC_HISTORY_UNAVAILABLE"
-REPLAYED = "recorder: replayed"
 # Each thurac opens up to milter.workers + 2 connections (store/engine.py): 34 by default,
 # so two hosts need more than the 50 the private server allows (docs/scaling.md: sizing).
 MAX_CONNECTIONS = "120"
@@ -128,17 +131,6 @@ def send(host: MxHost, subject: str, rcpts: list[str]) -> tuple[str, str]:
     return result.queue_id, report
 
 
-def event_counts(db: Engine) -> dict[str, int]:
-    """Rows per queue id in the events table (none before the table exists)."""
-    try:
-        with db.connect() as conn:
-            rows = conn.execute(select(events.c.queue_id, func.count())
-                                .group_by(events.c.queue_id)).all()
-    except ProgrammingError:
-        return {}
-    return {queue_id: count for queue_id, count in rows}
-
-
 def bucket_sums(db: Engine, keys: list[str]) -> dict[str, int]:
     """Messages counted in the rate buckets of `keys`, per kind (sender, domain, ip)."""
     with db.connect() as conn:
@@ -152,13 +144,6 @@ def sender_total(db: Engine, address: str) -> int:
     with db.connect() as conn:
         return int(conn.execute(select(senders.c.messages)
                                 .where(senders.c.address == address)).scalar_one())
-
-
-def spool_lines(path: Path) -> int:
-    try:
-        return len(path.read_text().splitlines())
-    except FileNotFoundError:
-        return 0
 
 
 def assert_clean_logs(hosts: MxHosts, postgres: TemporaryPostgres) -> None:
