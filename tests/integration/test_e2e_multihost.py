@@ -188,7 +188,7 @@ def test_a_burst_split_across_two_mx_hosts_is_counted_whole(
 def test_fifty_sessions_on_each_of_two_hosts_lose_no_event_and_no_count(
     mx_hosts: Callable[..., MxHosts], db: Engine, postgres: TemporaryPostgres,
 ) -> None:
-    per_host, sessions = 200, 50
+    per_host, sessions = 150, 50
     with CountingSink() as sink:
         hosts = mx_hosts(overrides={"actions": {"mode": "tag-only"}},
                          postfix=sink.transports())
