@@ -103,8 +103,21 @@ def test_db_purge_says_what_it_removed(
     assert main(["db", "upgrade", "--config", str(config)]) == 0
     capsys.readouterr()
     assert main(["db", "purge", "--config", str(config)]) == 0
-    assert ("purged 0 header-log entries older than 180 days and 0 events older than 400 days"
-            in capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert "purged 0 header-log entries older than 180 days and 0 events older than 400 days" in out
+    assert ("purged 0 expired rate buckets, and 0 correspondents, 0 senders and 0 sent "
+            "Message-IDs not seen for 365 days") in out
+
+
+def test_db_purge_refuses_a_bad_correspondent_retention_naming_the_key(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = config.read_text().replace("database:\n", "database:\n  correspondent_days: -1\n")
+    assert "correspondent_days: -1" in text
+    config.write_text(text)
+    assert main(["db", "purge", "--config", str(config)]) == 2
+    assert "database.correspondent_days: Input should be greater than or equal to 1" in (
+        capsys.readouterr().err)
 
 
 def test_check_of_a_missing_file_says_so(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

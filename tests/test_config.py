@@ -69,6 +69,10 @@ def error_of(data: Any) -> str:
          f"{SOURCE}: database.event_days: must be at least database.header_log_days (365)"),
         ({"database": {"header_log_days": 500}},  # event_days left at its default, 400
          f"{SOURCE}: database.event_days: must be at least database.header_log_days (500)"),
+        ({"database": {"correspondent_days": 0}},
+         f"{SOURCE}: database.correspondent_days: Input should be greater than or equal to 1"),
+        ({"database": {"correspondent_days": "a year"}},
+         f"{SOURCE}: database.correspondent_days: Input should be a valid integer"),
         ({"frequency": {"windows": [{"seconds": 600}, {"seconds": 0}]}},
          f"{SOURCE}: frequency.windows[1].seconds: Input should be greater than 0"),
         ({"unrelated_recipients": {"ratio": 80}},

@@ -28,4 +28,5 @@ def test_the_explain_guide_gives_the_retention_defaults_the_code_has() -> None:
     defaults = load(ROOT / "config/thurac.yaml").database
     assert f"| `database.header_log_days` | {defaults.header_log_days} " in guide
     assert f"| `database.event_days` | {defaults.event_days} " in guide
+    assert f"| `database.correspondent_days` | {defaults.correspondent_days} " in guide
     assert "thurac db purge --config /etc/thurac/thurac.yaml" in guide

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages thurac needs, only those missing. Usage: install-deps.sh run|test
 # "run" checks the Python in $PYTHON (default python3) for what building pymilter needs.
-# "test" adds Postfix and PostgreSQL (installed without starting the system's own services:
-# the tests run private instances with their own config, queue and data directories),
+# "test" adds Postfix, PostgreSQL and pgbouncer (installed without starting the system's own
+# services: the tests run private instances with their own config, queue and data directories),
 # miltertest, which plays Sendmail in the tests, and systemd for systemd-analyze, which
 # checks the unit (a container may run without systemd).
 set -euo pipefail
@@ -18,7 +18,7 @@ if ! "$python" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfi
 fi
 "$python" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
-  for pkg in postfix postgresql miltertest systemd; do have "$pkg" || need+=("$pkg"); done
+  for pkg in postfix postgresql pgbouncer miltertest systemd; do have "$pkg" || need+=("$pkg"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

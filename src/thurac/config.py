@@ -119,6 +119,9 @@ class DatabaseSettings(_Section):
     # Events outlive their header blocks for the statistics reports; deleting an event
     # deletes its header-log row, so events are kept at least as long.
     event_days: Annotated[int, Field(gt=0, validate_default=True)] = 400
+    # Correspondents (who wrote to whom), inbound senders' totals and the Message-IDs our
+    # users sent are forgotten when not seen for this long: a year covers a yearly exchange.
+    correspondent_days: Annotated[int, Field(ge=1, le=36500)] = 365
     # PostgreSQL: seconds to wait for a connection before the message goes on without history.
     connect_timeout: Annotated[int, Field(ge=1, le=60)] = 3
     # History the database could not take waits here and is replayed when it answers.

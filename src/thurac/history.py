@@ -81,3 +81,9 @@ def window_lengths(settings: Settings) -> list[int]:
     lengths = {w.seconds for w in settings.frequency.windows}
     lengths.add(settings.unrelated_recipients.window)
     return sorted(lengths)
+
+
+def bucket_minutes(settings: Settings) -> int:
+    """Minutes of rate buckets some window still reads: the longest window, plus the minute
+    in progress and one for clocks of MX hosts a little apart."""
+    return max(window_lengths(settings)) // 60 + 2

@@ -15,7 +15,7 @@ from thurac.config import Settings
 from thurac.dns import Resolver
 from thurac.facts import Facts
 from thurac.feedback.forwarder import Forwarder, ForwardSettings
-from thurac.history import History, window_lengths
+from thurac.history import History, bucket_minutes
 from thurac.message import Message
 from thurac.pipeline import run_checks
 from thurac.policy import ListIndex, PolicyInput, recipients
@@ -193,7 +193,7 @@ def open_scanner(settings: Settings, *, recording: bool = True,
             migrated = False
             log.error("store not ready, running without history until it is: %s", exc)
     resolver = make_resolver(settings)
-    keep_minutes = max(window_lengths(settings)) // 60 + 2
+    keep_minutes = bucket_minutes(settings)
     spool = Spool(spool_path_for(settings.database), settings.database.spool_max_bytes,
                   settings.local.is_local_address)
     if recording:

@@ -1,6 +1,7 @@
 """`thurac db purge`, on a real SQLite file and on a real PostgreSQL server: header blocks go
 after database.header_log_days, events after database.event_days, in batches; quarantine
-releases stay."""
+releases stay. Rate buckets go after the longest window; correspondents, senders and sent
+Message-IDs after database.correspondent_days without being seen."""
 
 from __future__ import annotations
 
@@ -9,12 +10,21 @@ from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select
 from tests.store.test_store import NOW, inbound, migrated, record
 
+from thurac.message import Connection, Message
 from thurac.store.engine import make_engine, upgrade
-from thurac.store.retention import purge
-from thurac.store.schema import events, header_log, releases
+from thurac.store.retention import purge, purge_counters
+from thurac.store.schema import (
+    correspondents,
+    events,
+    header_log,
+    rate_buckets,
+    releases,
+    senders,
+    sent_messages,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -110,3 +120,71 @@ def test_now_given_in_hanoi_time_is_the_same_instant(engine: Engine) -> None:
 
     assert purged.header_log == 1
     assert senders_of(engine, with_headers=True) == {"inside@remote.test"}
+
+
+def sent(engine: Engine, local: str, remote: str, days_ago: int) -> None:
+    """Our user `local` writes to `remote`: a correspondence and a sent Message-ID."""
+    when = NOW - timedelta(days=days_ago)
+    msg = Message(Connection("127.0.0.1", helo="ws.example.test", auth_user=local), local,
+                  (remote,), (("From", local), ("Message-ID", f"<{local}.{days_ago}@x>")),
+                  b"body", received_at=when, direction="outbound")
+    record(engine, msg)
+
+
+def rows(engine: Engine, table: Table) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def pairs(engine: Engine) -> set[tuple[str, str]]:
+    with engine.connect() as conn:
+        found = conn.execute(select(correspondents.c.local, correspondents.c.remote)).all()
+    return {(local, remote) for local, remote in found}
+
+
+def test_correspondents_senders_and_sent_ids_not_seen_for_a_year_are_forgotten(
+    engine: Engine,
+) -> None:
+    sent(engine, "old@example.test", "friend@remote.test", 400)
+    sent(engine, "keen@example.test", "friend@remote.test", 400)
+    sent(engine, "keen@example.test", "friend@remote.test", 3)  # still writing: last_seen now
+    received(engine, 366)  # age366@remote.test last wrote more than a year ago
+    received(engine, 10)
+
+    purged = purge_counters(engine, bucket_minutes=1442, correspondent_days=365, now=NOW)
+
+    # old -> friend, and age366 -> u (inbound mail makes a pair too); two sent Message-IDs
+    assert (purged.correspondents, purged.senders, purged.sent_messages) == (2, 1, 2)
+    assert purged.seen_before == NOW - timedelta(days=365)
+    assert pairs(engine) == {("keen@example.test", "friend@remote.test"),
+                             ("u@example.test", "age10@remote.test")}
+    with engine.connect() as conn:
+        assert set(conn.execute(select(senders.c.address)).scalars()) == {"age10@remote.test"}
+        assert list(conn.execute(select(sent_messages.c.message_id)).scalars()) == [
+            "keen@example.test.3@x"]
+
+
+def test_rate_buckets_go_once_the_longest_window_has_passed_them(engine: Engine) -> None:
+    record(engine, inbound("a@remote.test", ("u@example.test",), NOW - timedelta(minutes=30)))
+    record(engine, inbound("b@remote.test", ("u@example.test",), NOW - timedelta(hours=25)),
+           ("u@example.test",))
+
+    purged = purge_counters(engine, bucket_minutes=24 * 60 + 2, correspondent_days=365, now=NOW)
+
+    assert purged.buckets == 3  # b's sender, domain and IP buckets of 25 hours ago
+    with engine.connect() as conn:
+        assert set(conn.execute(select(rate_buckets.c.key)).scalars()) == {
+            "a@remote.test", "remote.test", "203.0.113.5"}
+    assert purge_counters(engine, 24 * 60 + 2, 365, now=NOW).buckets == 0
+
+
+def test_a_big_counter_purge_goes_in_batches_and_counts_every_row(engine: Engine) -> None:
+    for n in range(7):
+        sent(engine, f"user{n}@example.test", f"far{n}@remote.test", 500)
+    sent(engine, "user3@example.test", "near@remote.test", 1)  # between the old ones
+
+    purged = purge_counters(engine, 1442, 365, now=NOW, batch=3)  # key walk: 3 + 3 + 2 rows
+
+    assert (purged.correspondents, purged.sent_messages) == (7, 7)
+    assert pairs(engine) == {("user3@example.test", "near@remote.test")}
+    assert rows(engine, sent_messages) == 1

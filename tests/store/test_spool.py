@@ -133,6 +133,9 @@ def test_a_damaged_spool_line_is_skipped_not_fatal(tmp_path: Path) -> None:
      "/var/lib/thurac/postgresql-db.example.test-5433-mail.spool.jsonl"),
     ("postgresql+psycopg2://thurac@/mail?host=/run/postgresql",
      "/var/lib/thurac/postgresql-local-mail.spool.jsonl"),
+    ("postgresql+psycopg://thurac@/mail?host=db1:5432&host=db2:5432"
+     "&target_session_attrs=read-write",
+     "/var/lib/thurac/postgresql-db1_5432_db2_5432-mail.spool.jsonl"),
 ])
 def test_the_default_spool_is_derived_from_the_database_in_use(url: str, expected: str) -> None:
     assert spool_path_for(DatabaseSettings(url=url)) == Path(expected)

@@ -97,8 +97,8 @@ class TemporaryPostgres:
         assert self.root is not None, "server not started"
         return self.root / "server.log"
 
-    def url_for(self, database: str) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+    def url_for(self, database: str, driver: str = "psycopg2") -> str:
+        return f"postgresql+{driver}://postgres@127.0.0.1:{self.port}/{database}"
 
     @property
     def url(self) -> str:
@@ -158,13 +158,13 @@ class TemporaryPostgres:
         (self.data_dir / "pg_hba.conf").write_text(
             "# tests/support/postgres.py: trust, local connections only\n"
             "local all all trust\n"
-            "host all all 127.0.0.1/32 trust\n")
+            "host all all 127.0.0.1/32 trust\n"
+            "host replication all 127.0.0.1/32 trust\n")  # for a standby's pg_basebackup
 
     def start(self) -> TemporaryPostgres:
         self.root = self._make_root()
         try:
-            self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-                      "--locale=C", "--auth=trust", "--no-sync")
+            self._make_cluster()
             for attempt in range(START_ATTEMPTS):
                 self.port = free_port()
                 self._configure()
@@ -172,11 +172,18 @@ class TemporaryPostgres:
                     break
                 if attempt + 1 == START_ATTEMPTS:
                     raise RuntimeError(f"PostgreSQL did not start:\n{self.log()[-3000:]}")
-            self.create_database(self.database)
+            self._fill()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _make_cluster(self) -> None:
+        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
+                  "--locale=C", "--auth=trust", "--no-sync")
+
+    def _fill(self) -> None:
+        self.create_database(self.database)
 
     def _start_server(self) -> bool:
         """Start the postmaster as our child (so it is ours to stop and reap); True once ready."""
@@ -203,12 +210,13 @@ class TemporaryPostgres:
         return False
 
     def _ready(self) -> bool:
-        """The postmaster wrote "ready" as the status line of its pid file (as pg_ctl -w reads)."""
+        """The postmaster wrote "ready" (a hot standby: "standby") as the status line of its pid
+        file, as pg_ctl -w reads it."""
         try:
             lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
         except OSError:
             return False
-        return len(lines) >= 8 and lines[7].strip() == "ready"
+        return len(lines) >= 8 and lines[7].strip() in ("ready", "standby")
 
     def create_database(self, name: str) -> str:
         """Create database `name` (owned by postgres) and return its SQLAlchemy URL."""
@@ -287,6 +295,28 @@ class TemporaryPostgres:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+class TemporaryStandby(TemporaryPostgres):
+    """A hot standby of a running `primary`, copied with ``pg_basebackup -R`` and streaming
+    from it: read-only (as a failed-over-from primary's replica is) until :meth:`promote`."""
+
+    def __init__(self, primary: TemporaryPostgres) -> None:
+        super().__init__(primary.database, primary.settings)
+        self.primary = primary
+
+    def _make_cluster(self) -> None:
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port),
+                  "-U", "postgres", "-D", str(self.data_dir), "-R", "-X", "stream", "-c", "fast",
+                  "--no-sync")
+
+    def _fill(self) -> None:
+        """The primary's databases came with the copy."""
+
+    def promote(self) -> None:
+        """Make it a primary (what a failover manager does when the primary is gone)."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", str(START_TIMEOUT),
+                  "promote", timeout=START_TIMEOUT + 10)
 
 
 def postgres_or_skip() -> Iterator[TemporaryPostgres]:

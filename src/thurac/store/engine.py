@@ -62,9 +62,15 @@ def make_engine(url: str, *, create: bool = True, connect_timeout: float = 3.0,
         return engine
     # A database host that drops packets must not hold the SMTP reply for the OS's TCP
     # timeout: the history read gives up after connect_timeout and the message goes on.
+    connect_args: dict[str, Any] = {"connect_timeout": max(1, round(connect_timeout))}
+    if parsed.get_driver_name() == "psycopg":
+        # psycopg 3 prepares a statement on the server after 5 runs; behind pgbouncer in
+        # transaction mode the next transaction may get a server connection that never saw
+        # it. thurac keeps no session state (psycopg2 never prepares), so none is prepared.
+        connect_args["prepare_threshold"] = None
     return create_engine(url, pool_pre_ping=True, pool_size=min(POOL_SIZE, connections),
                          max_overflow=max(0, connections - POOL_SIZE), pool_timeout=POOL_WAIT,
-                         connect_args={"connect_timeout": max(1, round(connect_timeout))})
+                         connect_args=connect_args)
 
 
 def missing_store(url: str) -> str | None:

@@ -233,6 +233,21 @@ def _record_inbound(upserts: _Upserts, record: Record) -> None:
                                 "sent": 0, "received": 1})
 
 
+# SQLSTATE 25006: the server is a read-only standby (a URL naming a replica, or a primary
+# that a failover demoted): away for writes until it is promoted, like a server that is down.
+READ_ONLY_SQLSTATE = "25006"
+
+
+def _unreachable(exc: Exception) -> bool:
+    """The database is away (refused, down, locked, file gone, read-only), not the data bad."""
+    if isinstance(exc, OperationalError | InterfaceError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    orig = getattr(exc, "orig", None)
+    # psycopg 3 names it sqlstate, psycopg2 pgcode
+    return READ_ONLY_SQLSTATE in (getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None))
+
+
 def purge_buckets(conn: Connection, older_than_minute: int,
                   ads_older_than_minute: int | None = None) -> int:
     """Delete rate buckets (and advertising counts) no window reads any more."""
@@ -391,9 +406,7 @@ class Recorder:
                 self.writes.ok()
                 return
             except Exception as exc:
-                # The database is away (refused, down, locked, file gone), not the data bad.
-                unreachable = isinstance(exc, OperationalError | InterfaceError) or (
-                    isinstance(exc, DBAPIError) and exc.connection_invalidated)
+                unreachable = _unreachable(exc)
                 error = exc
                 log.debug("recorder: writing %d record(s) failed (attempt %d): %s",
                           len(batch), attempt + 1, error)

@@ -35,7 +35,11 @@ def spool_path_for(database: DatabaseSettings) -> Path:
             db_file = Path(url.database)
             return db_file.with_name(f"{db_file.stem}.spool.jsonl")
         return STATE_DIR / "memory.spool.jsonl"
-    where = "-".join(str(part) for part in (url.get_backend_name(), url.host or "local",
+    host = url.host or "local"  # a unix socket folder given as ?host=/run/postgresql
+    several = url.query.get("host")
+    if isinstance(several, tuple):  # a multi-host URL: ?host=db1:5432&host=db2:5432
+        host = ",".join(several)
+    where = "-".join(str(part) for part in (url.get_backend_name(), host,
                                              url.port or "", url.database or "") if part)
     return STATE_DIR / f"{_UNSAFE.sub('_', where)}.spool.jsonl"
 

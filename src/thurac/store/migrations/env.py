@@ -12,9 +12,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from alembic import context
+from sqlalchemy import text
 
 from thurac.store.schema import metadata
 
+# Transaction-scoped on PostgreSQL, so that pgbouncer's transaction mode keeps it too.
 MIGRATION_LOCK = 0x7468757261630001  # "thurac" + 1: the advisory lock's key on PostgreSQL
 
 engine = context.config.attributes["engine"]
@@ -25,7 +27,8 @@ with ExitStack() as held:
         fcntl.flock(lock, fcntl.LOCK_EX)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         context.configure(connection=connection, target_metadata=metadata,
                           render_as_batch=connection.dialect.name == "sqlite")
         context.run_migrations()
