@@ -1,0 +1,72 @@
+"""CPU time and peak memory of a process and everything under it, read from Linux /proc.
+
+A filter is measured as a tree: thurac is one process, rspamd a main process with workers
+(and the bench counts its private redis too). CPU is utime+stime of every live process in
+the tree plus cutime+cstime (children already reaped), so a worker that exits still counts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (every thread's list, as Linux keeps them per task)."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            found.extend(int(child) for child in text.split())
+    except OSError:
+        pass
+    return found
+
+
+def tree(roots: Iterable[int]) -> list[int]:
+    """`roots` and all their descendants that are alive now."""
+    seen: list[int] = []
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in seen or not Path(f"/proc/{pid}").exists():
+            continue
+        seen.append(pid)
+        todo.extend(children(pid))
+    return seen
+
+
+def cpu_seconds(roots: Iterable[int]) -> float:
+    """User + system CPU seconds used so far by the trees under `roots`, reaped children
+    included."""
+    ticks = 0
+    for pid in tree(roots):
+        try:
+            fields = _stat_fields(pid)
+        except OSError:  # exited between listing and reading
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of proc(5), 11-14 after the name.
+        ticks += sum(int(value) for value in fields[11:15])
+    return ticks / CLOCK_TICKS
+
+
+def peak_rss_kib(roots: Iterable[int]) -> int:
+    """Sum over the live trees of each process's peak resident set (VmHWM), in KiB."""
+    total = 0
+    for pid in tree(roots):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total
