@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from bench.filters import Answered, Filter
-from bench.procstat import cpu_seconds, peak_rss_kib
+from bench.procstat import cpu_seconds, peak_rss_kib, pss_kib
 from bench.traffic import Traffic
 from tests.support.load import smtp_source
 from tests.support.postfix import PrivatePostfix
@@ -110,5 +110,6 @@ def measure(flt: Filter, traffic: Traffic, size: int, messages: int, sessions: i
     return found
 
 
-def rss_kib(flt: Filter) -> int:
-    return peak_rss_kib(flt.pids())
+def memory_kib(flt: Filter) -> tuple[int, int]:
+    """(largest peak RSS in the filter's tree, the tree's PSS now), KiB."""
+    return peak_rss_kib(flt.pids()), pss_kib(flt.pids())

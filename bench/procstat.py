@@ -59,8 +59,9 @@ def cpu_seconds(roots: Iterable[int]) -> float:
 
 
 def peak_rss_kib(roots: Iterable[int]) -> int:
-    """Sum over the live trees of each process's peak resident set (VmHWM), in KiB."""
-    total = 0
+    """The largest peak resident set (VmHWM) among the live trees' processes, in KiB.
+    Not a sum: rspamd's forked workers share most of their pages with the main process."""
+    peak = 0
     for pid in tree(roots):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
@@ -68,5 +69,19 @@ def peak_rss_kib(roots: Iterable[int]) -> int:
             continue
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]))
+    return peak
+
+
+def pss_kib(roots: Iterable[int]) -> int:
+    """Proportional set size of the live trees now (shared pages divided among sharers)."""
+    total = 0
+    for pid in tree(roots):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
                 total += int(line.split()[1])
     return total
