@@ -76,7 +76,7 @@ def concern(stack: list[tuple[str, str]]) -> str:
             if name == "checks":
                 checks = [m[1] for f in files if (m := _CHECK.search(f))
                           and m[1] not in ("base", "__init__")]
-                return f"check: {checks[-1]}" if checks else "checks: library code"
+                return f"check: {checks[-1]}" if checks else "checks: shared helpers (adverts.py)"
             if name in ("history read", "recorder (write behind)", "lists refresh"):
                 leaf = files[-1] + stack[-1][0]
                 if _SQLITE_NATIVE.search(leaf):
@@ -174,9 +174,9 @@ def main() -> int:
     report = text_report(result, meta)
     (args.output / "profile.txt").write_text(report)
     (args.output / "profile.json").write_text(json.dumps({"meta": meta, **result}, indent=2))
-    (args.output / "profile.raw").write_text((tmp / "profile.raw").read_text())
     print(report)
-    print(f"written: {args.output}/profile.svg, profile.txt, profile.json, profile.raw")
+    print(f"written: {args.output}/profile.svg, profile.txt, profile.json; raw stacks "
+          f"(bench/profile.py --raw FILE groups them again): {tmp / 'profile.raw'}")
     return 0
 
 
