@@ -58,30 +58,26 @@ def cpu_seconds(roots: Iterable[int]) -> float:
     return ticks / CLOCK_TICKS
 
 
+def _kib(pid: int, name: str, field: str) -> int | None:
+    """The KiB figure of the line starting with `field` in /proc/PID/`name`."""
+    try:
+        text = Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:  # exited
+        return None
+    for line in text.splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return None
+
+
 def peak_rss_kib(roots: Iterable[int]) -> int:
     """The largest peak resident set (VmHWM) among the live trees' processes, in KiB.
     Not a sum: rspamd's forked workers share most of their pages with the main process."""
-    peak = 0
-    for pid in tree(roots):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peak = max(peak, int(line.split()[1]))
-    return peak
+    peaks = (_kib(pid, "status", "VmHWM:") for pid in tree(roots))
+    return max((kib for kib in peaks if kib is not None), default=0)
 
 
 def pss_kib(roots: Iterable[int]) -> int:
     """Proportional set size of the live trees now (shared pages divided among sharers)."""
-    total = 0
-    for pid in tree(roots):
-        try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        for line in rollup.splitlines():
-            if line.startswith("Pss:"):
-                total += int(line.split()[1])
-    return total
+    shares = (_kib(pid, "smaps_rollup", "Pss:") for pid in tree(roots))
+    return sum(kib for kib in shares if kib is not None)
