@@ -139,8 +139,8 @@ class ThuracFilter(Filter):
 
     def stop(self) -> None:
         code = self.thurac.stop()
-        if code not in (0, None):
-            raise RuntimeError(f"{self.label}: exit code {code} after SIGTERM")
+        if code != 0:
+            raise RuntimeError(f"{self.label}: exit code {code} after SIGTERM (None: killed)")
 
     def pids(self) -> list[int]:
         process = self.thurac.process
