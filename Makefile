@@ -49,8 +49,10 @@ typecheck: lint
 
 # Benchmarks, not part of make test (docs/performance.md). smtp-source through a private
 # Postfix: no milter, a no-op pymilter, thurac; bench-peers adds rspamd's milter proxy.
-# profile: py-spy on thurac under the same load. BENCH_ARGS, e.g. --messages 1000 --rounds 3.
+# profile: py-spy on thurac under the same load. BENCH_ARGS, e.g. --messages 1000 --rounds 3;
+# PROFILE_ARGS, e.g. --messages 3000 --size 20000.
 BENCH_ARGS ?=
+PROFILE_ARGS ?=
 $(VENV)/.bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $@
@@ -66,7 +68,7 @@ bench-peers: deps
 
 profile: $(VENV)/.bench
 	./tools/install-deps.sh bench
-	$(PY) bench/profile.py $(BENCH_ARGS)
+	$(PY) bench/profile.py $(PROFILE_ARGS)
 
 # As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
 # ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.
