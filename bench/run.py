@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,7 @@ def main() -> int:
         return 1
     rows = summarise(measurements, labels, memory)
     write(args.output, rows, measurements, meta)
+    shutil.rmtree(tmp, ignore_errors=True)  # kept when the run is refused
     print(markdown(rows, meta))
     ratios = {(r.filter, r.size): r.ratios for r in rows}
     for key, ref, size, least in GOALS:
