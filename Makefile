@@ -5,7 +5,7 @@ VENV ?= .venv
 CONFIG ?= config/thurac.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-long soak lint typecheck bench deps clean install
+.PHONY: run test test-long soak lint typecheck bench bench-peers profile deps clean install
 
 # The runtime needs thurac and its dependencies only; pytest, mypy and ruff come with the
 # test extra, for the targets that use them.
@@ -47,10 +47,28 @@ lint: deps
 
 typecheck: lint
 
+# Benchmarks, not part of make test (docs/performance.md). smtp-source through a private
+# Postfix: no milter, a no-op pymilter, thurac; bench-peers adds rspamd's milter proxy.
+# profile: py-spy on thurac under the same load. BENCH_ARGS, e.g. --messages 1000 --rounds 3;
+# PROFILE_ARGS, e.g. --messages 3000 --size 20000.
+BENCH_ARGS ?=
+PROFILE_ARGS ?=
+$(VENV)/.bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,bench]'
+	touch $@
+
 bench: deps
-	./tools/install-deps.sh test
-	$(PY) bench/run.py
+	./tools/install-deps.sh bench
+	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/dns_outage.py
+
+bench-peers: deps
+	./tools/install-deps.sh peers
+	$(PY) bench/run.py --peers $(BENCH_ARGS)
+
+profile: $(VENV)/.bench
+	./tools/install-deps.sh bench
+	$(PY) bench/profile.py $(PROFILE_ARGS)
 
 # As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
 # ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.

@@ -341,6 +341,24 @@ def test_cache_honours_ttl(dns_server: TestDnsServer, resolver: Resolver) -> Non
     assert dns_server.count("short.example.test", "A") == 2
 
 
+def test_cached_answer_counts_its_ttl_down_and_expires(
+    dns_server: TestDnsServer, resolver: Resolver
+) -> None:
+    dns_server.add("three.example.test", "A", "192.0.2.1", ttl=3)
+    session = resolver.session(10)
+
+    first = session.a("three.example.test")
+    time.sleep(1.1)
+    again = session.a("three.example.test")
+
+    assert first == again and again.ttl < first.ttl <= 3
+    deadline = time.monotonic() + 6
+    while dns_server.count("three.example.test", "A") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        assert session.a("three.example.test").ok
+    assert dns_server.count("three.example.test", "A") == 2
+
+
 def test_cache_can_be_disabled(dns_server: TestDnsServer) -> None:
     dns_server.add("example.test", "A", "192.0.2.1")
     session = Resolver([dns_server.address], timeout=0.5, cache_size=0).session(5)

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages thurac needs, only those missing. Usage: install-deps.sh run|test
+# Installs the Debian packages thurac needs, only those missing.
+# Usage: install-deps.sh run|test|bench|peers
 # "run" checks the Python in $PYTHON (default python3) for what building pymilter needs.
 # "test" adds Postfix, PostgreSQL and pgbouncer (installed without starting the system's own
 # services: the tests run private instances with their own config, queue and data directories),
 # miltertest, which plays Sendmail in the tests, and systemd for systemd-analyze, which
 # checks the unit (a container may run without systemd).
+# "bench" is "test" (Postfix brings smtp-source, which drives make bench); "peers" adds
+# rspamd and redis-server, the peer make bench-peers measures (private instances only: their
+# system services are not started).
 set -euo pipefail
 what=${1:-run}
 python=${PYTHON:-python3}
@@ -17,8 +21,12 @@ if ! "$python" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfi
   need+=(python3-dev)
 fi
 "$python" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
-if [ "$what" = test ]; then
-  for pkg in postfix postgresql pgbouncer miltertest systemd; do have "$pkg" || need+=("$pkg"); done
+case "$what" in
+  test|bench|peers)
+    for pkg in postfix postgresql pgbouncer miltertest systemd; do have "$pkg" || need+=("$pkg"); done ;;
+esac
+if [ "$what" = peers ]; then
+  for pkg in rspamd redis-server; do have "$pkg" || need+=("$pkg"); done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

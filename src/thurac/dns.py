@@ -14,7 +14,10 @@ in one place:
 * **a shared, bounded, TTL-honouring answer cache** (dnspython's
   ``LRUCache``, with dnspython's own keys); NXDOMAIN and no-data answers are
   cached too, for the SOA minimum (or 5 minutes when there is no SOA);
-  failures are never cached;
+  failures are never cached. In front of it, the answers already turned into
+  a :class:`Lookup`, keyed by the text asked for: parsing the name, hashing
+  dnspython's ``Name`` and converting the cached answer to text cost more than
+  the rest of a cache hit (measured: 170 µs of a query);
 * **no exceptions for DNS failures**: timeouts, SERVFAIL, unreachable
   servers, malformed replies all come back as a :class:`Lookup` whose status
   is ``"temperror"``; the reason is in ``Lookup.error`` and in the session's
@@ -50,7 +53,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import dns.exception
@@ -388,10 +391,34 @@ class Resolver:
         )
         self.health = NameserverHealth(self.servers, self.nameservers, down_after=down_after,
                                        retry_after=probe_every)
+        # (name, type) as asked → (answer, time.time() it expires): see the module docstring.
+        self._known: dict[tuple[str, str], tuple[Lookup, float]] = {}
+        self._known_size = cache_size
 
     def session(self, budget: float) -> DnsSession:
         """A new per-message session allowed ``budget`` seconds of DNS time."""
         return DnsSession(self, budget)
+
+    def _known_answer(self, name: str, rdtype: str) -> Lookup | None:
+        """A cached answer to exactly this question as text, with its remaining TTL."""
+        known = self._known.get((name, rdtype))
+        if known is None:
+            return None
+        lookup, expires = known
+        left = expires - time.time()
+        if left <= 0:
+            self._known.pop((name, rdtype), None)
+            return None
+        return replace(lookup, ttl=math.ceil(left))
+
+    def _keep(self, name: str, rdtype: str, lookup: Lookup) -> None:
+        """Remember an answer (never a failure) for at most the TTL it came with."""
+        # Lookup.ttl was rounded up from the cache's expiry: one second less never outlives it.
+        if lookup.temperror or lookup.ttl <= 1 or not self._known_size:
+            return
+        if len(self._known) >= self._known_size:
+            self._known.clear()
+        self._known[(name, rdtype)] = (lookup, time.time() + lookup.ttl - 1)
 
     def _cached(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> Lookup | None:
         """The cached answer for a query, without any network traffic.
@@ -610,6 +637,9 @@ class DnsSession:
         Never raises for DNS problems.  An unknown or meta type (``"ANY"``,
         ``"AXFR"``) is a programming error and raises ValueError.
         """
+        known = self.resolver._known_answer(name, rdtype)
+        if known is not None:
+            return known
         try:
             rdt = dns.rdatatype.RdataType.make(rdtype.upper())
         except (dns.exception.DNSException, ValueError):
@@ -642,6 +672,8 @@ class DnsSession:
                 self.spent += elapsed
         if result.temperror:
             self._record(shown, type_text, result)
+        else:
+            self.resolver._keep(name, rdtype, result)
         return result
 
     def a(self, name: str) -> Lookup:

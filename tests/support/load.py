@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from tests.support.net import free_port, wait_listening
@@ -214,14 +215,17 @@ class Stream:
 
 def smtp_source(postfix: PrivatePostfix, *, messages: int, sessions: int, size: int,
                 sender: str = "bulk@sender.test", recipient: str = "user@example.test",
+                helo: str = "client.sender.test", message_file: Path | None = None,
                 timeout: float = 3600.0) -> float:
     """Drive Postfix with smtp-source, one message per session as a spam run arrives;
     returns the seconds it took. smtp-source stops at the first reply that is not 2xx, so
-    a clean return means every message was accepted; raises otherwise."""
+    a clean return means every message was accepted; raises otherwise. The message is
+    smtp-source's own of `size` body bytes, or `message_file` as it is (-F)."""
+    content = ["-F", str(message_file)] if message_file else ["-l", str(size)]
     started = time.perf_counter()
     proc = subprocess.run(
-        [SMTP_SOURCE, "-s", str(sessions), "-m", str(messages), "-l", str(size),
-         "-f", sender, "-t", recipient, "-M", "client.sender.test",
+        [SMTP_SOURCE, "-s", str(sessions), "-m", str(messages), *content,
+         "-f", sender, "-t", recipient, "-M", helo,
          f"{postfix.host}:{postfix.port}"],
         capture_output=True, timeout=timeout, check=False)
     elapsed = time.perf_counter() - started
