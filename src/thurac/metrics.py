@@ -48,7 +48,7 @@ LIST_OF_SYMBOL = {"ALLOWLIST": "allow", "ALLOWLIST_NOT_AUTHENTICATED": "allow_un
                   "BLOCKLIST": "block"}
 # Why a lookup ended in TEMPERROR (dns.Lookup.failure).
 DNS_FAILURES = ("timeout", "servfail", "refused", "unreachable", "error", "budget", "down")
-STORE_OPERATIONS = ("read", "write", "lists")
+STORE_OPERATIONS = ("read", "write", "lists", "accounts")
 RELOAD_RESULTS = ("ok", "refused")
 # From a cached verdict (about 1 ms) to past the default verdict timeout (20 s checks + 8 s
 # DNS): the histogram says where the time goes without a bucket per millisecond.
@@ -77,6 +77,14 @@ CONFIG_RELOADS = Counter("thurac_config_reloads_total", "SIGHUP reloads, applied
                          ["result"])
 SPOOL_BYTES = Gauge("thurac_spool_bytes",
                     "Bytes of history waiting in the spool file for the database")
+# Outbound accounts (docs/outbound.md): suspensions this host made, releases it saw (by
+# `thurac account release` anywhere, or the end of outbound.suspend_for), and how many now.
+ACCOUNT_SUSPENSIONS = Counter("thurac_account_suspensions_total",
+                              "Outbound accounts this host suspended (a hard limit passed)")
+ACCOUNT_RELEASES = Counter("thurac_account_releases_total",
+                           "Suspended outbound accounts this host saw released or expire")
+ACCOUNTS_SUSPENDED = Gauge("thurac_accounts_suspended",
+                           "Outbound accounts suspended now, as the store says")
 BUILD_INFO = Gauge("thurac_build_info", "Always 1; the version is a label", ["version"])
 
 P = ParamSpec("P")
@@ -163,6 +171,21 @@ def history_unavailable() -> None:
 @_never_raises
 def config_reload(result: str) -> None:
     CONFIG_RELOADS.labels(result).inc()
+
+
+@_never_raises
+def account_suspended() -> None:
+    ACCOUNT_SUSPENSIONS.inc()
+
+
+@_never_raises
+def account_released() -> None:
+    ACCOUNT_RELEASES.inc()
+
+
+@_never_raises
+def accounts_suspended(count: int) -> None:
+    ACCOUNTS_SUSPENDED.set(count)
 
 
 def parse_listen(spec: str) -> tuple[str, int]:
