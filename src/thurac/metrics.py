@@ -49,6 +49,7 @@ LIST_OF_SYMBOL = {"ALLOWLIST": "allow", "ALLOWLIST_NOT_AUTHENTICATED": "allow_un
 # Why a lookup ended in TEMPERROR (dns.Lookup.failure).
 DNS_FAILURES = ("timeout", "servfail", "refused", "unreachable", "error", "budget", "down")
 STORE_OPERATIONS = ("read", "write", "lists", "accounts")
+SUSPENDED_BY = ("limit", "operator")  # who suspended an outbound account
 RELOAD_RESULTS = ("ok", "refused")
 # From a cached verdict (about 1 ms) to past the default verdict timeout (20 s checks + 8 s
 # DNS): the histogram says where the time goes without a bucket per millisecond.
@@ -80,7 +81,8 @@ SPOOL_BYTES = Gauge("thurac_spool_bytes",
 # Outbound accounts (docs/outbound.md): suspensions this host made, releases it saw (by
 # `thurac account release` anywhere, or the end of outbound.suspend_for), and how many now.
 ACCOUNT_SUSPENSIONS = Counter("thurac_account_suspensions_total",
-                              "Outbound accounts this host suspended (a hard limit passed)")
+                              "Outbound accounts suspended: by a hard limit on this host, or "
+                              "by an operator", ["by"])
 ACCOUNT_RELEASES = Counter("thurac_account_releases_total",
                            "Suspended outbound accounts this host saw released or expire")
 ACCOUNTS_SUSPENDED = Gauge("thurac_accounts_suspended",
@@ -117,6 +119,8 @@ def _start_at_zero() -> None:
         LIST_HITS.labels(name)
     for result in RELOAD_RESULTS:
         CONFIG_RELOADS.labels(result)
+    for by in SUSPENDED_BY:
+        ACCOUNT_SUSPENSIONS.labels(by)
     BUILD_INFO.labels(__version__).set(1)
 
 
@@ -174,8 +178,8 @@ def config_reload(result: str) -> None:
 
 
 @_never_raises
-def account_suspended() -> None:
-    ACCOUNT_SUSPENSIONS.inc()
+def account_suspended(by: str) -> None:
+    ACCOUNT_SUSPENSIONS.labels(by if by in SUSPENDED_BY else "operator").inc()
 
 
 @_never_raises

@@ -34,6 +34,10 @@ def state_words(state: AccountState) -> str:
             f"{sanitize(state.reason, 500)}")
 
 
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else "-"
+
+
 class Suspensions:
     def __init__(self, engine: Engine, refresh: float,
                  forwarder: Callable[[Settings], Forwarder] | None = None,
@@ -95,25 +99,29 @@ class Suspensions:
             self._lock.release()
 
     def _notice_changes(self, fresh: dict[str, AccountState], now: datetime) -> None:
-        """One log line and a count for each release seen (by `thurac account release` on
-        any host, or the end of outbound.suspend_for)."""
+        """One log line and a count for each change made elsewhere: a suspension by
+        `thurac account suspend` (or another host's limit), a release by `thurac account
+        release` anywhere, or the end of outbound.suspend_for."""
         if self._read_at is None:
-            return
-        for account, before in self._read.items():
-            if not before.active(now - timedelta(seconds=self.refresh)):
-                continue
-            after = fresh.get(account)
-            if after is None or after.active(now):
-                continue
+            return  # the first read: what is in force is not news
+        before = now - timedelta(seconds=self.refresh)
+        for account, after in fresh.items():
+            known = self._read.get(account)
+            was = known is not None and known.active(before)
             shown = sanitize(account, 320)
-            if after.suspended:  # still marked, but past its `until`
-                log.info("account=<%s> released: outbound.suspend_for ended at %s", shown,
-                         after.until.isoformat(timespec="seconds") if after.until else "-")
-            else:
-                log.info("account=<%s> released by %s: %s", shown,
-                         sanitize(after.released_by or "-", 100),
-                         sanitize(after.release_reason or "", 500))
-            metrics.account_released()
+            if after.active(now) and not was and account not in self._local:
+                log.warning("account=<%s> %s", shown, state_words(after))
+                if after.suspended_by != LIMIT_AUTHOR:  # another host counts its own
+                    metrics.account_suspended("operator")
+            elif was and not after.active(now):
+                if after.suspended:  # still marked, but past its `until`
+                    log.info("account=<%s> released: outbound.suspend_for ended at %s", shown,
+                             _when(after.until))
+                else:
+                    log.info("account=<%s> released %s by %s: %s", shown,
+                             _when(after.released_at), sanitize(after.released_by or "-", 100),
+                             sanitize(after.release_reason or "", 500))
+                metrics.account_released()
 
     def suspend(self, account: str, reason: str, queue_id: str, settings: Settings,
                 now: datetime | None = None) -> None:
@@ -128,7 +136,7 @@ class Suspensions:
             self._local[account] = state
         log.warning("%s: account=<%s> %s; its mail now gets %s", sanitize(queue_id, 64),
                     sanitize(account, 320), state_words(state), outbound.suspend_answer)
-        metrics.account_suspended()
+        metrics.account_suspended("limit")
         self._writer.submit(self._write, state, settings)
 
     def state_here(self, account: str, now: datetime) -> bool:
