@@ -5,6 +5,7 @@ a suppressed recipient imposes a hold. Pure: the monitor acts on what it says.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from thurac.checks.base import CheckContext
 from thurac.config import ActionSettings, Settings
@@ -15,6 +16,7 @@ from thurac.verdict import Action, Override, Verdict, decide
 # outbound.suspend_answer → the verdict's action
 SUSPEND_ACTION: dict[str, Action] = {"reject": "reject", "tempfail": "tempfail",
                                      "hold": "quarantine"}
+DECISION_SYMBOLS = ("OUT_SUSPENDED",)  # emitted here, not by a check
 SUSPENSION = "suspension"  # Override.source of a suspension
 SUPPRESSION = "suppression"
 
@@ -40,14 +42,18 @@ def suspended_verdict(state: AccountState, ctx: CheckContext) -> Verdict:
 
 def outbound_verdict(symbols: Sequence[Symbol], settings: Settings) -> Verdict:
     """The verdict on the outbound checks' symbols."""
-    overrides: list[Override] = []
-    for symbol in symbols:
-        if symbol.name == "OUT_LIMIT":
-            overrides.append(Override(SUSPEND_ACTION[settings.outbound.suspend_answer],
-                                      SUSPENSION, symbol.reason))
-        elif symbol.name == "OUT_SUPPRESSED":
-            overrides.append(Override("quarantine", SUPPRESSION, symbol.reason))
-    return decide(symbols, outbound_actions(settings), overrides)
+    overrides = [Override("quarantine", SUPPRESSION, s.reason)
+                 for s in symbols if s.name == "OUT_SUPPRESSED"]
+    verdict = decide(symbols, outbound_actions(settings), overrides)
+    limit = next((s for s in symbols if s.name == "OUT_LIMIT"), None)
+    if limit is None:
+        return verdict
+    # Past a hard limit the suspension's answer is the answer, even a milder one than the
+    # score's (a 451 the operator chose over a hold).
+    suspended = SUSPEND_ACTION[settings.outbound.suspend_answer]
+    return replace(verdict, intended=suspended,
+                   action=suspended if settings.actions.mode == "enforce" else "add_header",
+                   overrides=(*verdict.overrides, Override(suspended, SUSPENSION, limit.reason)))
 
 
 def trips_suspension(verdict: Verdict, settings: Settings) -> Symbol | None:

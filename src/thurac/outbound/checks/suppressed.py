@@ -10,7 +10,7 @@ from thurac.symbols import Symbol
 
 
 class Suppression:
-    name = "outbound_suppression"
+    name = "outbound_suppressed"
     symbols = ("OUT_SUPPRESSED",)
 
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
