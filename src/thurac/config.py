@@ -497,6 +497,10 @@ def _domains(value: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError(str(exc)) from None
 
 
+def _optional_address(value: str) -> str:
+    return _addresses((value,))[0] if value else ""
+
+
 def _relay(value: str) -> str:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -532,7 +536,7 @@ class ReportsSettings(_Section):
     @field_validator("forward_to", "forward_from")
     @classmethod
     def _one_address(cls, value: str) -> str:
-        return _addresses((value,))[0] if value else ""
+        return _optional_address(value)
 
     @field_validator("smtp_relay")
     @classmethod
@@ -668,7 +672,7 @@ class OutboundSettings(_Section):
     @field_validator("notify", "notify_from")
     @classmethod
     def _one_address(cls, value: str) -> str:
-        return _addresses((value,))[0] if value else ""
+        return _optional_address(value)
 
     @field_validator("smtp_relay")
     @classmethod

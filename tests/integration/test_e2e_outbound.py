@@ -17,6 +17,7 @@ import pytest
 from tests.integration.conftest import Stack, message
 from tests.support.reports import attached
 from tests.support.sasl import DovecotAuth, dovecot_available
+from tests.support.smtp_sink import SmtpSink
 from tests.support.thurac import ROOT
 
 pytestmark = pytest.mark.postfix
@@ -77,10 +78,18 @@ def send_as(stack: Stack, login: tuple[str, str], rcpts: list[str], subject: str
                       helo="laptop.example.net", auth=login)
 
 
+@pytest.fixture
+def notices() -> Iterator[SmtpSink]:
+    """The relay the postmaster's notices go through (outbound.smtp_relay)."""
+    with SmtpSink(hostname="relay.example.test") as sink:
+        yield sink
+
+
 def test_a_burst_to_fresh_recipients_is_held_then_suspended_until_released(
-    stack_factory: Callable[..., Stack], dovecot: DovecotAuth,
+    stack_factory: Callable[..., Stack], dovecot: DovecotAuth, notices: SmtpSink,
 ) -> None:
-    stack = start(stack_factory, dovecot)
+    stack = start(stack_factory, dovecot, {"outbound": {
+        "notify": "postmaster@example.test", "smtp_relay": f"127.0.0.1:{notices.port}"}})
     results = []
     for n in range(10):  # 200 recipients it never exchanged mail with, 20 a message
         rcpts = [f"r{n}-{i}@fresh.test" for i in range(BATCH)]
@@ -119,6 +128,13 @@ def test_a_burst_to_fresh_recipients_is_held_then_suspended_until_released(
         in shown.stdout
     as_json = json.loads(account(stack, "show", SPAMMER[0], "--json").stdout)
     assert as_json["suspended"] is True and as_json["suspended_by"] == "thurac"
+    # The postmaster is told, off the reply path, through the configured relay.
+    notice = notices.wait_for(lambda m: m.rcpt_tos == ("postmaster@example.test",))
+    assert notice.subject == "thurac: account mallory@example.test suspended"
+    body = notice.message.get_payload(decode=True).decode()
+    assert "Why: account mallory@example.test: 120 unrelated rcpts/10min > 100" in body
+    assert f"queue id {as_json['queue_id']}" in body
+    assert "thurac account release mallory@example.test" in body
 
     released = account(stack, "release", SPAMMER[0], "--reason", "password changed",
                        "--by", "helpdesk")

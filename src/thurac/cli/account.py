@@ -5,14 +5,12 @@ every host that shares the store."""
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from thurac.cli.common import config_arg, duration, load
+from thurac.cli.common import config_arg, duration, load, who
 from thurac.outbound.account import parse_account
 from thurac.store.accounts import AccountState
 from thurac.text import sanitize
@@ -56,15 +54,6 @@ def _account_arg(parser: argparse.ArgumentParser) -> None:
 def _by_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", metavar="NAME", help="who does it (default: your login name)")
     config_arg(parser)
-
-
-def _who(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -121,14 +110,14 @@ def run(args: argparse.Namespace) -> int:
         upgrade(engine)  # a store that thurac run has not created yet
         if args.account_command == "suspend":
             until = now + args.for_ if args.for_ else None
-            if not suspend(engine, account, _who(args.by), args.reason, until=until, now=now):
+            if not suspend(engine, account, who(args.by), args.reason, until=until, now=now):
                 print(f"thurac account suspend: {account} is suspended already",
                       file=sys.stderr)
                 return 1
             print(f"suspended: {account}" + (f" until {_iso(until)}" if until else ""))
             return 0
         if args.account_command == "release":
-            if not release(engine, account, _who(args.by), args.reason, now=now):
+            if not release(engine, account, who(args.by), args.reason, now=now):
                 print(f"thurac account release: {account} is not suspended", file=sys.stderr)
                 return 1
             print(f"released: {account}")
