@@ -38,5 +38,4 @@ def suspension_notice(state: AccountState, settings: Settings) -> ForwardJob:
         f"Its further mail gets: {settings.outbound.suspend_answer}\n\n"
         f"To see it:  thurac account show {account}\n"
         f"To lift it: thurac account release {account} --reason '...'\n")
-    return ForwardJob(bytes(mail), sender, (settings.outbound.notify,),
-                      id=f"suspend-{abs(hash((state.account, state.suspended_at))):x}")
+    return ForwardJob(bytes(mail), sender, (settings.outbound.notify,))
