@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("thurac.metrics")
 
-# Outbound mail is learned from, not scored: its log line says action=learn.
+# Outbound mail with outbound.enabled off is only learned from: its log line says action=learn.
 LEARN = "learn"
 # An unscored message: the milter's on_error applied (accept with a header, or 451).
 ON_ERROR_ACTIONS = ("on_error_accept", "on_error_tempfail")
@@ -107,6 +107,7 @@ def _start_at_zero() -> None:
     the first increment (Prometheus's advice), not a series that appears from nowhere."""
     for action in get_args(Action):
         MESSAGES.labels("inbound", action)
+        MESSAGES.labels("outbound", action)  # judged per account (docs/outbound.md)
     MESSAGES.labels("outbound", LEARN)
     for direction in ("inbound", "outbound"):
         for action in ON_ERROR_ACTIONS:

@@ -6,9 +6,11 @@ made on one host is seen by another sharing the store at its next refresh."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -16,6 +18,7 @@ from sqlalchemy import Engine, select
 from thurac.config import Settings, parse_settings
 from thurac.history import ACCOUNT, History, epoch_minute
 from thurac.message import Connection, Message
+from thurac.outbound import suspensions
 from thurac.outbound.suspensions import Suspensions
 from thurac.store.accounts import account_state, release, suspend
 from thurac.store.complaints import Complaint, add_complaint
@@ -163,3 +166,29 @@ def test_a_timed_suspension_ends_by_itself(engine: Engine) -> None:
     assert cache.counts_from("bob", start + timedelta(hours=1)) == \
         epoch_minute(start + timedelta(hours=1)) + 1
     cache.close()
+
+
+def test_a_release_is_seen_even_when_this_hosts_own_write_landed_late(
+        engine: Engine, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    landed = threading.Event()
+    written = suspensions.suspend
+
+    def late(*args: Any, **kwargs: Any) -> bool:
+        landed.wait(10)  # the store is slow: a refresh reads before the row is there
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(suspensions, "suspend", late)
+    clock = [0.0]
+    here = Suspensions(engine, 2.0, clock=lambda: clock[0])
+    assert here.state("alice") is None
+    here.suspend("alice", "limit", "Q2", settings())
+    clock[0] += 2.0
+    assert here.state("alice") is not None  # in force here, though the store has no row yet
+    landed.set()
+    here.close()
+    assert release(engine, "alice", "helpdesk", "ok")
+    clock[0] += 2.0
+    with caplog.at_level(logging.INFO, "thurac.outbound"):
+        assert here.state("alice") is None
+    assert any(r.getMessage().startswith("account=<alice> released ") for r in caplog.records)

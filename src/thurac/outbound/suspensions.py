@@ -34,6 +34,16 @@ def state_words(state: AccountState) -> str:
             f"{sanitize(state.reason, 500)}")
 
 
+def _ends(after: AccountState, known: AccountState, now: datetime) -> bool:
+    """The store's `after` ends the suspension `known` this host held in force (not an
+    older row of the account, read before this host's own suspension was written)."""
+    if after.active(now):
+        return False
+    if after.suspended:  # past its `until`
+        return after.suspended_at >= known.suspended_at
+    return after.released_at is not None and after.released_at >= known.suspended_at
+
+
 def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else "-"
 
@@ -78,7 +88,7 @@ class Suspensions:
         if not self._lock.acquire(blocking=self._read_at is None):
             return  # another verdict is reading; this one uses the copy there is
         try:
-            self._read_at = clock
+            first, self._read_at = self._read_at is None, clock
             try:
                 with self.engine.connect() as conn:
                     fresh = {s.account: s for s in read_accounts(conn)}
@@ -86,14 +96,15 @@ class Suspensions:
                 self.outage.failed(exc)
                 return
             self.outage.ok()
-            self._notice_changes(fresh, now)
-            self._read = fresh
+            if not first:  # at start, what is in force is not news
+                self._notice_changes(fresh, now)
             for account, mine in list(self._local.items()):
                 stored = fresh.get(account)
-                if stored is not None and (stored.suspended or (
-                        stored.released_at is not None
-                        and stored.released_at >= mine.suspended_at)):
-                    del self._local[account]  # the store has it (or a later release)
+                if stored is not None and (stored.active(now) or _ends(stored, mine, now)
+                                           or stored.suspended_at >= mine.suspended_at):
+                    del self._local[account]  # the store has it (or what ended it)
+            # What this host holds in force: the store's, and its own not read back yet.
+            self._read = {**fresh, **self._local}
             metrics.accounts_suspended(sum(1 for s in fresh.values() if s.active(now)))
         finally:
             self._lock.release()
@@ -102,18 +113,13 @@ class Suspensions:
         """One log line and a count for each change made elsewhere: a suspension by
         `thurac account suspend` (or another host's limit), a release by `thurac account
         release` anywhere, or the end of outbound.suspend_for."""
-        if self._read_at is None:
-            return  # the first read: what is in force is not news
         before = now - timedelta(seconds=self.refresh)
         for account, after in fresh.items():
             known = self._read.get(account)
-            was = known is not None and known.active(before)
             shown = sanitize(account, 320)
-            if after.active(now) and not was and account not in self._local:
-                log.warning("account=<%s> %s", shown, state_words(after))
-                if after.suspended_by != LIMIT_AUTHOR:  # another host counts its own
-                    metrics.account_suspended("operator")
-            elif was and not after.active(now):
+            if known is not None and known.active(before):
+                if not _ends(after, known, now):
+                    continue
                 if after.suspended:  # still marked, but past its `until`
                     log.info("account=<%s> released: outbound.suspend_for ended at %s", shown,
                              _when(after.until))
@@ -122,6 +128,10 @@ class Suspensions:
                              _when(after.released_at), sanitize(after.released_by or "-", 100),
                              sanitize(after.release_reason or "", 500))
                 metrics.account_released()
+            elif after.active(now) and account not in self._local:
+                log.warning("account=<%s> %s", shown, state_words(after))
+                if after.suspended_by != LIMIT_AUTHOR:  # another host counts its own
+                    metrics.account_suspended("operator")
 
     def suspend(self, account: str, reason: str, queue_id: str, settings: Settings,
                 now: datetime | None = None) -> None:
