@@ -154,9 +154,11 @@ class Scanner:
 
     def _record_of(self, message: Message, outcome: Outcome) -> Record:
         history = outcome.history
-        # Outbound without history (store away, account suspended): no unrelated counted.
+        # Outbound without history (store away, account suspended) or a bounce: no
+        # unrelated recipients counted.
         unrelated = (history.unrelated(message.recipients)
-                     if message.direction == "inbound" or history.available else ())
+                     if message.direction == "inbound"
+                     or (history.available and message.sender) else ())
         return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address,
                       outcome.advertiser)
 

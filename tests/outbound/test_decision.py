@@ -163,3 +163,12 @@ def test_a_tempfail_band_defers_with_the_outbound_text(context: ContextFactory) 
     assert reply.text.startswith("Your message was not sent (Circular 22/2021 art. 4.3b, "
                                  "recipients with no prior exchange: 60 new recipients/10min "
                                  "> 50); try again later")
+
+
+def test_bounces_from_an_internal_host_are_never_fresh_recipients(
+        context: ContextFactory) -> None:
+    bounce = make_message("", fresh(20), direction="outbound", client_ip="10.1.2.3",
+                          to=fresh(1))
+    verdict = judge(bounce, seen(5, 200, 0), context)
+    assert "OUT_UNRELATED" not in names(verdict.symbols)
+    assert "OUT_LIMIT" not in names(verdict.symbols)

@@ -47,7 +47,8 @@ def excesses(message: Message, history: History,
     if not history.available:
         return []  # no penalties that need the past
     account = account_of(message)
-    fresh = len(history.unrelated(message.recipients))
+    # A bounce (null sender) goes to whoever wrote: its recipient is never a stranger.
+    fresh = len(history.unrelated(message.recipients)) if message.sender else 0
     found: list[Excess] = []
     for window in windows:
         seen = history.window(ACCOUNT, window.seconds)
