@@ -192,3 +192,27 @@ def test_a_release_is_seen_even_when_this_hosts_own_write_landed_late(
     with caplog.at_level(logging.INFO, "thurac.outbound"):
         assert here.state("alice") is None
     assert any(r.getMessage().startswith("account=<alice> released ") for r in caplog.records)
+
+
+def test_a_suspension_the_store_refused_is_written_when_it_answers_again(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    written = suspensions.suspend
+    failures = [1]
+
+    def away_once(*args: Any, **kwargs: Any) -> bool:
+        if failures.pop() if failures else 0:
+            raise OSError("database away")
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(suspensions, "suspend", away_once)
+    clock = [0.0]
+    here = Suspensions(engine, 2.0, clock=lambda: clock[0])
+    here.suspend("alice", "limit", "Q3", settings())
+    here._writer.submit(lambda: None).result(10)  # the failed write is done
+    assert account_state(engine, "alice") is None
+    assert here.state("alice") is not None  # still in force here
+    clock[0] += 2.0
+    here.state("alice")  # a good read: the refused suspension is written again
+    here.close()
+    stored = account_state(engine, "alice")
+    assert stored is not None and stored.queue_id == "Q3"

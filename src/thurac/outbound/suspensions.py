@@ -49,6 +49,8 @@ def _when(value: datetime | None) -> str:
 
 
 class Suspensions:
+    """The suspensions one process reads and makes (one per scanner)."""
+
     def __init__(self, engine: Engine, refresh: float,
                  forwarder: Callable[[Settings], Forwarder] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -61,6 +63,8 @@ class Suspensions:
         self._read: dict[str, AccountState] = {}
         self._read_at: float | None = None
         self._local: dict[str, AccountState] = {}  # suspended here, not read back yet
+        # Suspensions the store refused (it was away): written again after a good read.
+        self._unwritten: dict[str, tuple[AccountState, Settings]] = {}
         self._lock = threading.Lock()  # one refresh at a time
         self._local_lock = threading.Lock()  # one suspension per account per burst
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thurac-suspend")
@@ -96,6 +100,9 @@ class Suspensions:
                 self.outage.failed(exc)
                 return
             self.outage.ok()
+            unwritten, self._unwritten = list(self._unwritten.values()), {}
+            for state, settings in unwritten:
+                self._submit(state, settings)
             if not first:  # at start, what is in force is not news
                 self._notice_changes(fresh, now)
             for account, mine in list(self._local.items()):
@@ -147,7 +154,14 @@ class Suspensions:
         log.warning("%s: account=<%s> %s; its mail now gets %s", sanitize(queue_id, 64),
                     sanitize(account, 320), state_words(state), outbound.suspend_answer)
         metrics.account_suspended("limit")
-        self._writer.submit(self._write, state, settings)
+        self._submit(state, settings)
+
+    def _submit(self, state: AccountState, settings: Settings) -> None:
+        try:
+            self._writer.submit(self._write, state, settings)
+        except RuntimeError:  # closed: the process is stopping
+            log.error("account=<%s>: suspension not stored: thurac is stopping",
+                      sanitize(state.account, 320))
 
     def state_here(self, account: str, now: datetime) -> bool:
         found = self._local.get(account) or self._read.get(account)
@@ -158,8 +172,9 @@ class Suspensions:
             new = suspend(self.engine, state.account, state.suspended_by, state.reason,
                           queue_id=state.queue_id, until=state.until, now=state.suspended_at)
         except Exception as exc:
-            log.error("account=<%s>: suspension not stored (%s); in force on this host only "
-                      "until it is", sanitize(state.account, 320), exc)
+            log.error("account=<%s>: suspension not stored (%s); in force on this host, "
+                      "written when the store answers", sanitize(state.account, 320), exc)
+            self._unwritten[state.account] = (state, settings)
             return
         if not (new and settings.outbound.notify and self._make_forwarder is not None):
             return
