@@ -143,7 +143,7 @@ def test_the_milter_counts_every_answer_once(tmp_path: Path, dns: TestDnsServer,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     scanner = make_scanner(tmp_path, dns)
     try:
-        with Delta(messages("inbound", "accept"), messages("outbound", "learn"),
+        with Delta(messages("inbound", "accept"), messages("outbound", "accept"),
                    messages("inbound", "on_error_accept"), LATENCY_COUNT) as grown:
             feed(scanner, PLAIN, "ann@sender.test", "bob@example.test")
             feed(scanner, PLAIN, "bob@example.test", "ann@sender.test", ip="10.1.2.3")

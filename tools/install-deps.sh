@@ -4,8 +4,9 @@
 # "run" checks the Python in $PYTHON (default python3) for what building pymilter needs.
 # "test" adds Postfix, PostgreSQL and pgbouncer (installed without starting the system's own
 # services: the tests run private instances with their own config, queue and data directories),
-# miltertest, which plays Sendmail in the tests, and systemd for systemd-analyze, which
-# checks the unit (a container may run without systemd).
+# miltertest, which plays Sendmail in the tests, dovecot-core, whose authentication service
+# a private instance runs for SMTP AUTH in the tests (tests/support/sasl.py), and systemd for
+# systemd-analyze, which checks the unit (a container may run without systemd).
 # "bench" is "test" (Postfix brings smtp-source, which drives make bench); "peers" adds
 # rspamd and redis-server, the peer make bench-peers measures (private instances only: their
 # system services are not started).
@@ -23,7 +24,9 @@ fi
 "$python" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 case "$what" in
   test|bench|peers)
-    for pkg in postfix postgresql pgbouncer miltertest systemd; do have "$pkg" || need+=("$pkg"); done ;;
+    for pkg in postfix postgresql pgbouncer miltertest systemd dovecot-core; do
+      have "$pkg" || need+=("$pkg")
+    done ;;
 esac
 if [ "$what" = peers ]; then
   for pkg in rspamd redis-server; do have "$pkg" || need+=("$pkg"); done

@@ -500,6 +500,17 @@ def _domains(value: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError(str(exc)) from None
 
 
+def _optional_address(value: str) -> str:
+    return _addresses((value,))[0] if value else ""
+
+
+def _relay(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT such as 127.0.0.1:25")
+    return value
+
+
 class ReportsSettings(_Section):
     """Report mailboxes (Circular 22/2021 art. 5.3: users report spam by forwarding it)."""
 
@@ -528,15 +539,12 @@ class ReportsSettings(_Section):
     @field_validator("forward_to", "forward_from")
     @classmethod
     def _one_address(cls, value: str) -> str:
-        return _addresses((value,))[0] if value else ""
+        return _optional_address(value)
 
     @field_validator("smtp_relay")
     @classmethod
     def _relay_form(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("expected HOST:PORT such as 127.0.0.1:25")
-        return value
+        return _relay(value)
 
     def is_report_address(self, address: str) -> bool:
         return address.strip().strip("<>").lower() in self.addresses
@@ -591,6 +599,90 @@ class AdvertisingSettings(_Section):
         return _domains(value)
 
 
+class OutboundWindow(_Section):
+    """One window of an account's outbound mail; omit a limit to not check it."""
+
+    seconds: PositiveInt
+    messages: PositiveInt | None = None
+    recipients: PositiveInt | None = None
+    unrelated: PositiveInt | None = None  # recipients the account never exchanged mail with
+
+
+class OutboundActions(_Section):
+    tag: float = 5.0  # X-Spam-* headers from this score (only with outbound.add_headers)
+    hold: float | None = 10.0  # Postfix hold queue
+    tempfail: float | None = None  # 451 4.7.1 with outbound.replies' text; off unless set
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OutboundActions:
+        if self.hold is not None and self.hold < self.tag:
+            raise ValueError("hold must not be below tag")
+        if self.tempfail is not None and not (
+                self.tag <= self.tempfail <= (self.hold if self.hold is not None
+                                              else self.tempfail)):
+            raise ValueError("tempfail must lie between tag and hold")
+        return self
+
+
+class OutboundReplies(_Section):
+    tempfail: ReplyTemplate
+    suspended: ReplyTemplate
+
+
+class OutboundRepliesSettings(_Section):
+    """What our own users' mail clients show (the language is replies.language)."""
+
+    en: OutboundReplies = OutboundReplies(
+        tempfail="Your message was not sent ({criterion}); try again later or contact "
+                 "support [queue id {queue_id}]",
+        suspended="Your account is suspended for sending suspected spam ({criterion}); "
+                  "please contact support [queue id {queue_id}]")
+    vi: OutboundReplies = OutboundReplies(
+        tempfail="Thu chua duoc gui ({criterion}); vui long thu lai sau hoac lien he bo "
+                 "phan ho tro [ma hang doi {queue_id}]",
+        suspended="Tai khoan cua ban bi tam khoa vi gui thu nghi la thu rac ({criterion}); "
+                  "vui long lien he bo phan ho tro [ma hang doi {queue_id}]")
+
+
+class OutboundSettings(_Section):
+    """Decree 91/2020 art. 10.4: our own users' mail, judged per account (docs/outbound.md)."""
+
+    enabled: bool = True
+    add_headers: bool = False  # X-Spam-* on outbound mail; off: nothing is added
+    actions: OutboundActions = OutboundActions()
+    windows: tuple[OutboundWindow, ...] = (
+        OutboundWindow(seconds=600, messages=100, recipients=300, unrelated=50),
+        OutboundWindow(seconds=3600, messages=300, recipients=1000, unrelated=150),
+        OutboundWindow(seconds=86400, messages=1000, recipients=3000, unrelated=500),
+    )
+    max_factor: Annotated[float, Field(ge=1)] = 3.0  # score grows with count/limit up to this
+    # Past any of these the account is suspended (hard limits, same form as windows).
+    suspend_limits: tuple[OutboundWindow, ...] = (OutboundWindow(seconds=600, unrelated=100),)
+    # What a suspended account's mail gets: 550 5.7.1, 451 4.7.1, or the hold queue.
+    suspend_answer: Literal["reject", "tempfail", "hold"] = "reject"
+    suspend_for: PositiveInt | None = None  # seconds; unset: until `thurac account release`
+    # Seconds between reads of the suspensions (every host sharing the store sees a change
+    # within it).
+    refresh_seconds: Annotated[float, Field(gt=0, le=5)] = 2.0
+    technology: bool = True  # OUT_TECH_*: mailer fingerprints, BCC bulk, open lists
+    complaints: bool = True  # OUT_COMPLAINTS: reports about the account's mail
+    suppression: bool = True  # OUT_SUPPRESSED: hold mail to a recipient who complained
+    notify: str = ""  # postmaster address told of each automatic suspension; empty: nobody
+    notify_from: str = ""  # empty: thurac@<local.authserv_id>
+    smtp_relay: str = "127.0.0.1:25"  # where the notice is sent (a durable queue retries)
+    replies: OutboundRepliesSettings = OutboundRepliesSettings()
+
+    @field_validator("notify", "notify_from")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        return _optional_address(value)
+
+    @field_validator("smtp_relay")
+    @classmethod
+    def _relay_form(cls, value: str) -> str:
+        return _relay(value)
+
+
 class MetricsSettings(_Section):
     # The Prometheus endpoint, IP:PORT ([IPv6]:PORT); empty: not served (docs/metrics.md).
     listen: str = ""
@@ -634,6 +726,7 @@ class Settings(_Section):
     advertising: AdvertisingSettings = AdvertisingSettings()
     metrics: MetricsSettings = MetricsSettings()
     log: LogSettings = LogSettings()
+    outbound: OutboundSettings = OutboundSettings()
     # Keyed by recipient address, domain, or .domain (it and its subdomains).
     policies: dict[str, RecipientPolicy] = Field(default_factory=dict)
 

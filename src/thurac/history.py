@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 from thurac.config import Settings
 from thurac.message import Message
+from thurac.outbound.account import account_of
 from thurac.text import printable_text
 
 KEY_KINDS = ("sender", "domain", "ip")
+ACCOUNT = "account"  # the rate-key kind of outbound mail (thurac.outbound.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,8 @@ class History:
     complaints: Mapping[str, float] = field(default_factory=dict)
     # Advertising from this message's advertiser in the last 24 h, per recipient.
     ad_counts: Mapping[str, int] = field(default_factory=dict)
+    # Outbound: recipients who complained about the account's mail (OUT_SUPPRESSED).
+    suppressed: frozenset[str] = frozenset()
 
     @classmethod
     def unknown(cls) -> History:
@@ -77,9 +81,18 @@ def keys_of(message: Message) -> dict[str, str]:
     return keys
 
 
+def rate_keys(message: Message) -> dict[str, str]:
+    """The keys a message is counted under: outbound mail by its account only."""
+    if message.direction == "outbound":
+        return {ACCOUNT: account_of(message)}
+    return keys_of(message)
+
+
 def window_lengths(settings: Settings) -> list[int]:
     lengths = {w.seconds for w in settings.frequency.windows}
     lengths.add(settings.unrelated_recipients.window)
+    outbound = settings.outbound
+    lengths.update(w.seconds for w in (*outbound.windows, *outbound.suspend_limits))
     return sorted(lengths)
 
 

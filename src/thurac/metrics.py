@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("thurac.metrics")
 
-# Outbound mail is learned from, not scored: its log line says action=learn.
+# Outbound mail with outbound.enabled off is only learned from: its log line says action=learn.
 LEARN = "learn"
 # An unscored message: the milter's on_error applied (accept with a header, or 451).
 ON_ERROR_ACTIONS = ("on_error_accept", "on_error_tempfail")
@@ -48,7 +48,8 @@ LIST_OF_SYMBOL = {"ALLOWLIST": "allow", "ALLOWLIST_NOT_AUTHENTICATED": "allow_un
                   "BLOCKLIST": "block"}
 # Why a lookup ended in TEMPERROR (dns.Lookup.failure).
 DNS_FAILURES = ("timeout", "servfail", "refused", "unreachable", "error", "budget", "down")
-STORE_OPERATIONS = ("read", "write", "lists")
+STORE_OPERATIONS = ("read", "write", "lists", "accounts")
+SUSPENDED_BY = ("limit", "operator")  # who suspended an outbound account
 RELOAD_RESULTS = ("ok", "refused")
 # From a cached verdict (about 1 ms) to past the default verdict timeout (20 s checks + 8 s
 # DNS): the histogram says where the time goes without a bucket per millisecond.
@@ -77,6 +78,15 @@ CONFIG_RELOADS = Counter("thurac_config_reloads_total", "SIGHUP reloads, applied
                          ["result"])
 SPOOL_BYTES = Gauge("thurac_spool_bytes",
                     "Bytes of history waiting in the spool file for the database")
+# Outbound accounts (docs/outbound.md): suspensions this host made, releases it saw (by
+# `thurac account release` anywhere, or the end of outbound.suspend_for), and how many now.
+ACCOUNT_SUSPENSIONS = Counter("thurac_account_suspensions_total",
+                              "Outbound accounts suspended: by a hard limit on this host, or "
+                              "by an operator", ["by"])
+ACCOUNT_RELEASES = Counter("thurac_account_releases_total",
+                           "Suspended outbound accounts this host saw released or expire")
+ACCOUNTS_SUSPENDED = Gauge("thurac_accounts_suspended",
+                           "Outbound accounts suspended now, as the store says")
 BUILD_INFO = Gauge("thurac_build_info", "Always 1; the version is a label", ["version"])
 
 P = ParamSpec("P")
@@ -97,6 +107,7 @@ def _start_at_zero() -> None:
     the first increment (Prometheus's advice), not a series that appears from nowhere."""
     for action in get_args(Action):
         MESSAGES.labels("inbound", action)
+        MESSAGES.labels("outbound", action)  # judged per account (docs/outbound.md)
     MESSAGES.labels("outbound", LEARN)
     for direction in ("inbound", "outbound"):
         for action in ON_ERROR_ACTIONS:
@@ -109,6 +120,8 @@ def _start_at_zero() -> None:
         LIST_HITS.labels(name)
     for result in RELOAD_RESULTS:
         CONFIG_RELOADS.labels(result)
+    for by in SUSPENDED_BY:
+        ACCOUNT_SUSPENSIONS.labels(by)
     BUILD_INFO.labels(__version__).set(1)
 
 
@@ -163,6 +176,21 @@ def history_unavailable() -> None:
 @_never_raises
 def config_reload(result: str) -> None:
     CONFIG_RELOADS.labels(result).inc()
+
+
+@_never_raises
+def account_suspended(by: str) -> None:
+    ACCOUNT_SUSPENSIONS.labels(by if by in SUSPENDED_BY else "operator").inc()
+
+
+@_never_raises
+def account_released() -> None:
+    ACCOUNT_RELEASES.inc()
+
+
+@_never_raises
+def accounts_suspended(count: int) -> None:
+    ACCOUNTS_SUSPENDED.set(count)
 
 
 def parse_listen(spec: str) -> tuple[str, int]:

@@ -23,6 +23,7 @@ from thurac.headers import (
 )
 from thurac.log import log_message, log_report
 from thurac.message import Message, MessageBuilder, classify_direction, normalize_address
+from thurac.outbound.answer import hold_reason, outbound_reply
 from thurac.replies import reply_text
 from thurac.scanner import Outcome, Scanner
 from thurac.text import sanitize
@@ -131,7 +132,8 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
                 return self._report(message, timeout, started)
             # Off libmilter's thread (see workers.py); bounded, or on_error applies.
             outcome = self.workers.run(lambda: self.scanner.scan(message), timeout)
-            result = self._apply(self.builder.guarded, outcome, queue_id)
+            result = (self._apply_outbound(outcome, queue_id) if direction == "outbound"
+                      else self._apply(self.builder.guarded, outcome, queue_id))
         except TimeoutError:
             log.error("%s: no verdict within %.1fs; applying on_error=%s", queue_id, timeout,
                       self.scanner.settings.milter.on_error)
@@ -197,6 +199,22 @@ class ThuracMilter(Milter.Base):  # type: ignore[misc]
             names = ", ".join(s.name for s in verdict.top_symbols(HOLD_SYMBOLS))
             reason = f"thurac score {verdict.score:.1f}: {names}"
             self.quarantine(sanitize(reason, HOLD_REASON_MAX_BYTES))
+        return ACCEPT
+
+    def _apply_outbound(self, outcome: Outcome, queue_id: str) -> int:
+        """Our own user's mail (outbound/answer.py): their client shows the reply; headers
+        only with outbound.add_headers."""
+        verdict = outcome.verdict
+        if verdict is None:
+            return ACCEPT
+        reply = outbound_reply(verdict, queue_id, self.scanner.settings)
+        if reply is not None:
+            self.setreply(reply.code, reply.dsn, reply.text)
+            return REJECT if reply.code.startswith("5") else TEMPFAIL
+        if self.scanner.settings.outbound.add_headers:
+            return self._apply(self.builder.guarded, outcome, queue_id)
+        if verdict.action == "quarantine":
+            self.quarantine(hold_reason(verdict))
         return ACCEPT
 
     def _add_header(self, name: str, value: str, index: int = -1) -> None:

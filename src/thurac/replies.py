@@ -51,9 +51,14 @@ CRITERIA: dict[str, Criterion] = {
                              {"en": "advertising mail rules", "vi": "quy dinh thu quang cao"}),
     "auth": Criterion({}, {"en": "sender authentication", "vi": "xac thuc nguoi gui"}),
 }
+# Our own accounts' mail is judged by the same criteria (Decree 91/2020 art. 10.4).
+CRITERIA.update({f"out_{name}": CRITERIA[f"c22_{name}"]
+                 for name in ("frequency", "unrelated", "technology", "complaints")})
 _AUTH_GROUPS = frozenset({"spf", "dkim", "dmarc", "arc", "from"})
-_UNITS = {"en": {"messages": "messages", "recipients": "recipients", "reporters": "reporters"},
-          "vi": {"messages": "thu", "recipients": "nguoi nhan", "reporters": "nguoi phan anh"}}
+_UNITS = {"en": {"messages": "messages", "recipients": "recipients", "reporters": "reporters",
+                 "unrelated": "new recipients"},
+          "vi": {"messages": "thu", "recipients": "nguoi nhan", "reporters": "nguoi phan anh",
+                 "unrelated": "nguoi nhan moi"}}
 _SCORE = {"en": "score", "vi": "diem"}
 
 
@@ -105,17 +110,22 @@ def reply_text(verdict: Verdict, queue_id: str, replies: RepliesSettings) -> str
     return fill(template, verdict, queue_id, replies.language)
 
 
-def fill(template: str, verdict: Verdict, queue_id: str, language: str) -> str:
-    """`template` filled for `verdict`: the criterion of the override that imposed the
-    action, else of the symbol that weighed most."""
+def _criterion(verdict: Verdict, language: str) -> str:
     top = verdict.top_symbols(1)
-    if verdict.overrides:  # today only DMARC honour imposes an action: an auth criterion
+    if verdict.overrides:  # inbound, only DMARC honour imposes an action: an auth criterion
         words = CRITERIA["auth"].words
-        criterion = f"{words.get(language, words['en'])}: {verdict.overrides[-1].reason}"
-    elif top:
-        criterion = criterion_text(top[0], language)
-    else:
-        criterion = f"{_SCORE.get(language, 'score')} {verdict.score:.1f}"
+        return f"{words.get(language, words['en'])}: {verdict.overrides[-1].reason}"
+    if top:
+        return criterion_text(top[0], language)
+    return f"{_SCORE.get(language, 'score')} {verdict.score:.1f}"
+
+
+def fill(template: str, verdict: Verdict, queue_id: str, language: str,
+         criterion: str | None = None) -> str:
+    """`template` filled for `verdict`: `criterion` if given, else the criterion of the
+    override that imposed the action, else of the symbol that weighed most."""
+    if criterion is None:
+        criterion = _criterion(verdict, language)
     values = {"criterion": _ascii(sanitize(criterion, 200)),
               "queue_id": _ascii(sanitize(queue_id, 64)),
               "score": f"{verdict.score:.1f}"}

@@ -17,6 +17,7 @@ from thurac.facts import Facts
 from thurac.feedback.forwarder import Forwarder, ForwardSettings
 from thurac.history import History, bucket_minutes
 from thurac.message import Message
+from thurac.outbound.monitor import OutboundMonitor
 from thurac.pipeline import run_checks
 from thurac.policy import ListIndex, PolicyInput, recipients
 from thurac.store.engine import make_engine, upgrade
@@ -37,7 +38,7 @@ VERDICT_MARGIN = 5.0
 
 @dataclass
 class Outcome:
-    """A verdict (None for outbound mail, which is learned from, not scored) and its history."""
+    """A verdict (None for outbound mail when outbound.enabled is off) and its history."""
 
     verdict: Verdict | None
     history: History
@@ -62,6 +63,7 @@ class Scanner:
                             "mail is scored without history", "read")
         self.store_lists = StoreLists(engine, settings.lists.refresh_seconds)
         self.desk = ComplaintDesk(engine, forwarder)
+        self.outbound = OutboundMonitor(engine, settings, history=history)
         self._index: tuple[tuple[int, int], ListIndex] = ((-1, 0), ListIndex())
 
     def lists(self, settings: Settings) -> ListIndex:
@@ -74,13 +76,14 @@ class Scanner:
             self._index = (key, index)
         return index
 
-    def history(self, message: Message, advertiser: str = "") -> History:
+    def history(self, message: Message, advertiser: str = "",
+                counts_from: int | None = None) -> History:
         """The one read per message; a store failure degrades to 'unknown', never to an error."""
         if not self.has_history:
             return History.unknown()
         try:
             with self.engine.connect() as conn:
-                history = read_history(conn, message, self.settings, advertiser)
+                history = read_history(conn, message, self.settings, advertiser, counts_from)
         except Exception as exc:
             self.reads.failed(exc)  # logged once per outage
             metrics.history_unavailable()
@@ -89,8 +92,11 @@ class Scanner:
         return history
 
     def scan(self, message: Message) -> Outcome:
-        if message.direction == "outbound":
-            return Outcome(None, History.unknown())
+        if message.direction == "outbound":  # judged per account (outbound/)
+            verdict, history = self.outbound.judge(
+                message, self.settings, self.resolver,
+                lambda since: self.history(message, counts_from=since))
+            return Outcome(verdict, history)
         # One configuration per message, even across a reload; the recipients' policy on it.
         policy_key = recipients.choose(self.settings, message.recipients)
         settings = recipients.judged_under(self.settings, policy_key)
@@ -147,8 +153,12 @@ class Scanner:
         return restart
 
     def _record_of(self, message: Message, outcome: Outcome) -> Record:
-        unrelated = (outcome.history.unrelated(message.recipients)
-                     if message.direction == "inbound" else ())
+        history = outcome.history
+        # Outbound without history (store away, account suspended) or a bounce: no
+        # unrelated recipients counted.
+        unrelated = (history.unrelated(message.recipients)
+                     if message.direction == "inbound"
+                     or (history.available and message.sender) else ())
         return Record(message, outcome.verdict, unrelated, self.settings.local.is_local_address,
                       outcome.advertiser, outcome.facts)
 
@@ -167,6 +177,7 @@ class Scanner:
             self.recorder.close()
         if self.desk.forwarder is not None:
             self.desk.forwarder.close()
+        self.outbound.close()
         self.engine.dispose()
 
 

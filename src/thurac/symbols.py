@@ -140,6 +140,32 @@ CATALOGUE: dict[str, SymbolInfo] = _declare(
     SymbolInfo("ADV_UNSOLICITED_PROTECTED", 5.0, "advertising",
                "Decree 91/2020 art. 20: an advertisement to a protected recipient domain with "
                "no prior exchange"),
+    # Decree 91/2020 art. 10.4: our own accounts' outbound mail, judged by Circular 22's
+    # criteria with the thresholds of `outbound:` (docs/outbound.md)
+    SymbolInfo("OUT_FREQ_MESSAGES", 5.0, "out_frequency",
+               "Circular 22 art. 4.3a, outbound: the account sent more messages than an "
+               "outbound window allows"),
+    SymbolInfo("OUT_FREQ_RECIPIENTS", 5.0, "out_frequency",
+               "Circular 22 art. 4.3a, outbound: the account wrote to more recipients than an "
+               "outbound window allows"),
+    SymbolInfo("OUT_UNRELATED", 10.0, "out_unrelated",
+               "Circular 22 art. 4.3b, outbound: the account wrote to more recipients it never "
+               "exchanged mail with than an outbound window allows"),
+    SymbolInfo("OUT_TECH_MAILER", 2.5, "out_technology",
+               "Circular 22 art. 4.3c, outbound: X-Mailer or User-Agent is a bulk mailer"),
+    SymbolInfo("OUT_TECH_BCC_BULK", 3.0, "out_technology",
+               "Circular 22 art. 4.3c, outbound: many envelope recipients, none in To or Cc"),
+    SymbolInfo("OUT_TECH_OPEN_LIST", 2.0, "out_technology",
+               "Circular 22 art. 4.3c, outbound: many addresses exposed in To/Cc"),
+    SymbolInfo("OUT_COMPLAINTS", 3.0, "out_complaints",
+               "Circular 22 art. 5, outbound: recipients complained about the account's mail "
+               "(× distinct reporters, up to complaints.max_factor)"),
+    SymbolInfo("OUT_SUPPRESSED", 0.0, "out_policy",
+               "A recipient complained about this account's mail: mail to it is held"),
+    SymbolInfo("OUT_LIMIT", 0.0, "out_policy",
+               "The account passed a hard limit (outbound.suspend_limits): it is suspended"),
+    SymbolInfo("OUT_SUSPENDED", 0.0, "out_policy",
+               "The account is suspended: outbound.suspend_answer applies"),
     # Allow and block lists (Decree 91/2020 art. 10.3): YAML `lists:` and `thurac list`
     SymbolInfo("ALLOWLIST", -20.0, "lists",
                "An allow-list entry matches an authenticated identity (or the client IP)"),

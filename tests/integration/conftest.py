@@ -36,8 +36,9 @@ class Stack:
     sent: list[str] = field(default_factory=list)
 
     def send(self, mail_from: str, rcpts: list[str], data: bytes, source_ip: str,
-             helo: str = "mail.remote.test") -> Any:
-        return self.postfix.send(mail_from, rcpts, data, source_ip=source_ip, helo=helo)
+             helo: str = "mail.remote.test", auth: tuple[str, str] | None = None) -> Any:
+        return self.postfix.send(mail_from, rcpts, data, source_ip=source_ip, helo=helo,
+                                 auth=auth)
 
 
 @pytest.fixture
@@ -55,8 +56,10 @@ def stack_factory(tmp_path: Path, dns_zone: TestDnsServer) -> Iterator[Callable[
 
     def start(overrides: Mapping[str, Any] | None = None,
               postfix: Mapping[str, str | None] | None = None,
+              sasl: Mapping[str, str] | None = None,
               **process: Any) -> Stack:
-        """`process`: how the thurac process runs (Thurac's python, wrapper, env)."""
+        """`process`: how the thurac process runs (Thurac's python, wrapper, env);
+        `sasl`: SMTP AUTH main.cf parameters (tests/support/sasl.py)."""
         root = tmp_path / f"stack{len(stacks)}"
         root.mkdir()
         port = free_port()
@@ -68,7 +71,8 @@ def stack_factory(tmp_path: Path, dns_zone: TestDnsServer) -> Iterator[Callable[
         thurac.start()
         sink = SmtpSink().start()
         instance = PrivatePostfix(sink.port, local_domains=[LOCAL_DOMAIN],
-                                  milter=thurac.postfix_address, overrides=postfix)
+                                  milter=thurac.postfix_address, overrides=postfix,
+                                  sasl_params=sasl)
         stack = Stack(dns_zone, sink, instance, thurac)
         stacks.append(stack)
         instance.start()

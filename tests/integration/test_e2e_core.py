@@ -85,8 +85,8 @@ def test_reply_from_a_correspondent_is_not_penalised(stack_factory: Callable[...
                      source_ip=INTERNAL_IP, helo="ws1.example.test")
     assert out.ok
     sent = stack.sink.wait_for(lambda m: m.subject == "question")
-    assert not sent.headers("X-Spam-Status")  # outbound mail is learned from, not scored
-    assert "action=learn" in stack.thurac.log_line_for(out.queue_id)
+    assert not sent.headers("X-Spam-Status")  # nothing is added to outbound mail
+    assert "action=accept" in stack.thurac.log_line_for(out.queue_id)
 
     # ... then Carol answers, and a stranger from the same network writes too.
     reply = stack.send("carol@partner.test", ["alice@example.test"],
@@ -146,7 +146,7 @@ def test_mail_submitted_on_the_server_itself_is_outbound(
     stack_factory: Callable[..., Stack],
 ) -> None:
     # The sendmail command goes through Postfix's pickup and non_smtpd_milters; with the
-    # default internal network 127.0.0.1 it teaches thurac a correspondent, unscored.
+    # default internal network 127.0.0.1 it teaches thurac a correspondent, untouched.
     stack = stack_factory({"local": {"internal_networks": ["127.0.0.1/32", "::1/128"]}})
     done = stack.postfix.sendmail("alice@example.test", ["zoe@partner.test"],
                                   message("alice@example.test", "zoe@partner.test", "local"))
@@ -155,7 +155,7 @@ def test_mail_submitted_on_the_server_itself_is_outbound(
     assert not delivered.headers("X-Spam-Status")
     lines = [line for line in stack.thurac.log().splitlines() if "direction=" in line]
     assert lines and "direction=outbound" in lines[-1]
-    assert "action=learn" in lines[-1]
+    assert "action=accept" in lines[-1]
 
 
 def test_unix_socket_is_reachable_by_postfix(stack_factory: Callable[..., Stack]) -> None:

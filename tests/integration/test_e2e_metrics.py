@@ -68,7 +68,7 @@ def test_the_endpoint_counts_what_postfix_was_told_by_action_symbol_and_latency(
     assert got[messages("inbound", "quarantine")] == len(held) == by_action[
         ("inbound", "quarantine")]
     assert got[messages("inbound", "reject")] == len(rejected) == by_action[("inbound", "reject")]
-    assert got[messages("outbound", "learn")] == 1
+    assert got[messages("outbound", "accept")] == 1
     for action in ("accept", "add_header", "tempfail", "on_error_accept", "on_error_tempfail"):
         assert got[messages("inbound", action)] == by_action[("inbound", action)], action
     assert sum(v for (name, _), v in got.items() if name == "thurac_messages_total") == len(lines)

@@ -284,10 +284,10 @@ def test_sendmail_authenticated_user_is_learned_from_and_her_correspondent_reply
     run = daemon.run(SendmailSession(daemon.socket, ROAMING_IP, f"[{ROAMING_IP}]",
                                      "alices-laptop", [outbound]))
     assert run.returncode == 0, run.explain()
-    assert run.message(1).headers == [], "outbound mail is not scored"
+    assert run.message(1).headers == [], "nothing is added to outbound mail"
     line = daemon.thurac.log_line_for(outbound.queue_id)
     assert f"direction=outbound client=unknown[{ROAMING_IP}]" in line
-    assert f"from=<{ALICE}>" in line and "action=learn" in line
+    assert f"from=<{ALICE}>" in line and "action=accept" in line
     # Learned: the pair is in the store, with Sendmail's {auth_authen} as the user.
     assert correspondents(daemon.database, ALICE, BOB) == (1, 0)
     assert event(daemon.database, outbound.queue_id)["auth_user"] == "alice"
@@ -434,6 +434,6 @@ def test_sendmail_local_submission_without_a_client_address_is_learned_not_score
     run = daemon.run(SendmailSession(daemon.socket, "unspec", "localhost", "localhost", [msg]))
     assert run.returncode == 0, run.explain()
     line = daemon.thurac.log_line_for(msg.queue_id)
-    assert "direction=outbound" in line and "action=learn" in line, line
+    assert "direction=outbound" in line and "action=accept" in line, line
     assert run.message(1).headers == []
     assert correspondents(daemon.database, ALICE, BOB) == (1, 0)

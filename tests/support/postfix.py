@@ -187,6 +187,7 @@ class PrivatePostfix:
         extra_master_cf: Sequence[str] = (),
         start_timeout: float = 30.0,
         keep_dir: bool | None = None,
+        sasl_params: Mapping[str, str] | None = None,
     ) -> None:
         """Configure (but do not start) an instance.
 
@@ -196,7 +197,8 @@ class PrivatePostfix:
         ``milter``: e.g. ``"inet:127.0.0.1:8894"`` (or several); used for both
         smtpd and non-smtpd mail. ``overrides``: final say over main.cf
         (``None`` drops a parameter). ``keep_dir`` keeps the temp dir for
-        debugging (default: env ``THURAC_KEEP_POSTFIX`` set).
+        debugging (default: env ``THURAC_KEEP_POSTFIX`` set). ``sasl_params``: SMTP
+        AUTH for smtpd (tests/support/sasl.py ``DovecotAuth.postfix_params()``).
         """
         self.sink_host = sink_host
         self.sink_port = sink_port
@@ -206,6 +208,7 @@ class PrivatePostfix:
         else:
             self.milters = list(milter or [])
         self.overrides: dict[str, str | None] = dict(overrides or {})
+        self.sasl_params: dict[str, str] = dict(sasl_params or {})
         self.myhostname = myhostname
         self.mynetworks = mynetworks
         self.host = listen_host
@@ -326,6 +329,7 @@ class PrivatePostfix:
                 # Macros: Postfix defaults on purpose, as the README promises they suffice.
             }
         )
+        params.update(self.sasl_params)
         if self.milters:
             params["smtpd_milters"] = ", ".join(self.milters)
             params["non_smtpd_milters"] = ", ".join(self.milters)
@@ -611,6 +615,7 @@ class PrivatePostfix:
         rcpt_options: Sequence[str] = (),
         timeout: float = 60.0,
         normalize_eol: bool = True,
+        auth: tuple[str, str] | None = None,
     ) -> SendResult:
         """Submit one message over SMTP from ``source_ip`` and report how it went.
 
@@ -618,7 +623,8 @@ class PrivatePostfix:
         dropped connection, come back as a :class:`SendResult`. ``xclient``
         (e.g. ``{"ADDR": "203.0.113.9", "NAME": "mx.remote.test"}``) makes
         Postfix and the milter see a non-loopback client. ``data`` gets CRLF
-        line endings unless ``normalize_eol`` is False.
+        line endings unless ``normalize_eol`` is False. ``auth``: (login, password) for
+        SMTP AUTH (the instance needs ``sasl_params``).
         """
         if not self._started:
             raise PostfixError("instance not started")
@@ -647,6 +653,11 @@ class PrivatePostfix:
                 stage = "helo"
                 code, msg = smtp.ehlo(helo)
                 if code != 250:
+                    return SendResult(code, msg.decode(errors="replace"), stage)
+            if auth:
+                stage = "auth"
+                code, msg = smtp.login(*auth)
+                if code != 235:
                     return SendResult(code, msg.decode(errors="replace"), stage)
             stage = "mail"
             code, msg = smtp.mail(mail_from, list(mail_options))

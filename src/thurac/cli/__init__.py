@@ -12,6 +12,7 @@ from typing import Protocol
 from thurac import __version__
 from thurac import log as log_mod
 from thurac.cli import (
+    account,
     check,
     complaints,
     config,
@@ -44,7 +45,7 @@ class Command(Protocol):
 
 
 COMMANDS: tuple[Command, ...] = (run, reload, check, config, db, list_, explain, headers,
-                                 quarantine, complaints, report, replay, symbols)
+                                 quarantine, complaints, report, replay, symbols, account)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -66,7 +66,8 @@ def print_verdict(message: Message, verdict: Verdict | None, as_json: bool,
         out: dict[str, object] = {"score": None, "action": "learn",
                                   "direction": message.direction, "symbols": []}
         print(json.dumps(out) if as_json else
-              "outbound message (authenticated or internal client): not scored, learned from")
+              "outbound message (authenticated or internal client), outbound.enabled off: "
+              "not scored, learned from")
         return
     if as_json:
         print(json.dumps({

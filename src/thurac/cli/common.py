@@ -4,6 +4,8 @@ durations operators type (--since 7d)."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import re
 from datetime import timedelta
 
@@ -23,6 +25,16 @@ def config_arg(parser: argparse.ArgumentParser) -> None:
 def load(path: str | None) -> tuple[Settings, str]:
     where = config_mod.resolve_path(path)
     return config_mod.load(where), str(where)
+
+
+def who(given: str | None) -> str:
+    """Who runs a command that records its author: --by, else the login (sudo's caller)."""
+    if given:
+        return given
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 def duration(text: str) -> timedelta:

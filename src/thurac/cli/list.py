@@ -4,13 +4,11 @@ A running thurac applies a change within lists.refresh_seconds, without a restar
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 from typing import Any
 
-from thurac.cli.common import config_arg, load
+from thurac.cli.common import config_arg, load, who
 from thurac.lists import KINDS, LIST_NAMES, EntryError, ListEntry, make_entry, normal_value
 
 NAME = "list"
@@ -42,15 +40,6 @@ def _entry_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("value", help="address, domain (.domain: with subdomains), IP or CIDR")
 
 
-def _who(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _as_dict(entry: ListEntry) -> dict[str, Any]:
     return {"list": entry.list, "kind": entry.kind, "value": entry.value,
             "reason": entry.reason, "added_by": entry.added_by,
@@ -67,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.list_command == "add":
             entry = make_entry(args.list, args.kind, args.value, reason=args.reason,
-                               added_by=_who(args.by), expires=args.expires)
+                               added_by=who(args.by), expires=args.expires)
         elif args.list_command == "remove":
             value = normal_value(args.kind, args.value)
     except EntryError as exc:

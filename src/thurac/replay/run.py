@@ -37,8 +37,9 @@ class Replayed:
 
 
 def _stored_verdict(event: StoredEvent, settings: Settings) -> Verdict | None:
-    """The verdict an event had, as far as learning needs it (outbound mail had none)."""
-    if event.message.direction == "outbound":
+    """The verdict an event had, as far as learning needs it (held outbound mail teaches
+    nothing); outbound mail stored before it was scored had none."""
+    if event.message.direction == "outbound" and event.score is None:
         return None
     action = cast(Action, event.action if event.action in get_args(Action) else "accept")
     return Verdict(event.score or 0.0, settings.actions.add_header, action, action,

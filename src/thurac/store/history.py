@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, exists, func, literal, select, union_all
+from sqlalchemy import Connection, Select, bindparam, exists, func, literal, or_, select, union_all
 
 from thurac.config import Settings
 from thurac.history import (
+    ACCOUNT,
     KEY_KINDS,
     History,
     WindowCount,
     epoch_minute,
     keys_of,
+    rate_keys,
     stored_text,
     window_lengths,
 )
 from thurac.message import Message
+from thurac.store.complaints import reporter_key
 from thurac.store.schema import (
     ad_counts,
     complaints,
@@ -29,6 +32,8 @@ from thurac.store.schema import (
 
 # A pair is related once the local user wrote to the remote, or released its held mail.
 _WROTE_OR_RELEASED = (correspondents.c.sent > 0) | (correspondents.c.released > 0)
+
+
 # Built once with bound parameters: SQLAlchemy caches the compiled SQL, a read costs values.
 def _buckets_of(kind: str) -> Select[Any]:
     b = rate_buckets.c
@@ -38,7 +43,8 @@ def _buckets_of(kind: str) -> Select[Any]:
 
 # One range search of the primary key (kind, key, minute) per kind: asked by key alone, the
 # planner walks the minute index through every sender's buckets of the longest window.
-_BUCKETS = union_all(*(_buckets_of(kind) for kind in KEY_KINDS))
+_BUCKET_KINDS = (*KEY_KINDS, ACCOUNT)
+_BUCKETS = union_all(*(_buckets_of(kind) for kind in _BUCKET_KINDS))
 _SENDER = select(
     select(senders.c.messages).where(senders.c.address == bindparam("sender"))
     .scalar_subquery(),
@@ -77,17 +83,20 @@ _ADS = (
 )
 
 
-def read_history(conn: Connection, message: Message, settings: Settings,
-                 advertiser: str = "") -> History:
-    """One read of everything the checks need, in one connection. `advertiser`: the
-    message is advertising from it (adverts.py), so its deliveries are counted."""
+def _windows(conn: Connection, message: Message, settings: Settings,
+             counts_from: int | None) -> dict[tuple[str, int], WindowCount]:
+    """Sums of the message's rate buckets per (kind, window); buckets before minute
+    `counts_from` (an outbound account's release) do not count."""
     now_minute = epoch_minute(message.received_at)
     lengths = window_lengths(settings)
-    keys = keys_of(message)
+    keys = rate_keys(message)
     oldest = now_minute - (max(lengths) // 60) + 1
+    if counts_from is not None:
+        oldest = max(oldest, counts_from)
 
     sums: dict[tuple[str, int], list[int]] = {(k, s): [0, 0, 0] for k in keys for s in lengths}
-    rows = conn.execute(_BUCKETS, {**{k: keys.get(k, "") for k in KEY_KINDS}, "oldest": oldest})
+    rows = conn.execute(_BUCKETS, {**{k: keys.get(k, "") for k in _BUCKET_KINDS},
+                                   "oldest": oldest})
     for kind, key, minute, msgs, rcpts, unrel in rows:
         if keys.get(kind) != key:
             continue  # another kind's key that happens to be spelt the same
@@ -98,7 +107,19 @@ def read_history(conn: Connection, message: Message, settings: Settings,
                 acc[0] += msgs
                 acc[1] += rcpts
                 acc[2] += unrel
-    windows = {key: WindowCount(*acc) for key, acc in sums.items()}
+    return {key: WindowCount(*acc) for key, acc in sums.items()}
+
+
+def read_history(conn: Connection, message: Message, settings: Settings,
+                 advertiser: str = "", counts_from: int | None = None) -> History:
+    """One read of everything the checks need, in one connection. `advertiser`: the
+    message is advertising from it (adverts.py), so its deliveries are counted.
+    `counts_from`: for outbound mail, the minute its account's windows start from."""
+    if message.direction == "outbound":
+        return _read_outbound(conn, message, settings, counts_from)
+    now_minute = epoch_minute(message.received_at)
+    keys = keys_of(message)
+    windows = _windows(conn, message, settings, None)
 
     sender_messages = 0
     written_to = False
@@ -140,4 +161,62 @@ def read_history(conn: Connection, message: Message, settings: Settings,
         sender_messages=sender_messages,
         sender_written_to=written_to,
         related_recipients=frozenset(stored_rcpts[r] for r in related if r in stored_rcpts),
+    )
+
+
+# Outbound: the account's pairs (sender, recipient) with mail either way, and what recipients
+# reported about its mail (one indexed read per message: complaints.sender).
+_OUT_RELATED = (
+    select(correspondents.c.remote)
+    .where(correspondents.c.local == bindparam("sender"),
+           or_(correspondents.c.sent > 0, correspondents.c.received > 0,
+               correspondents.c.released > 0),
+           correspondents.c.remote.in_(bindparam("rcpts", expanding=True)))
+)
+MAX_ACCOUNT_COMPLAINTS = 1000  # newest complaints about one account read per message
+_AGAINST_ACCOUNT = (
+    select(complaints.c.reporter, complaints.c.weight, complaints.c.kind,
+           complaints.c.trusted, complaints.c.received_at)
+    .where(complaints.c.sender == bindparam("sender"))
+    .order_by(complaints.c.received_at.desc()).limit(MAX_ACCOUNT_COMPLAINTS)
+)
+# What a recipient's complaint suppresses: its own report, or a feedback loop's abuse or
+# opt-out report about mail to it.
+SUPPRESSING_KINDS = frozenset({"user", "arf:abuse", "arf:opt-out", "arf:unsubscribe",
+                               "arf:fraud"})
+
+
+def _read_outbound(conn: Connection, message: Message, settings: Settings,
+                   counts_from: int | None) -> History:
+    windows = _windows(conn, message, settings, counts_from)
+    related: set[str] = set()
+    complained: dict[str, float] = {}
+    suppressed: set[str] = set()
+    stored_rcpts = {stored_text(r, 320): r for r in message.recipients}
+    if message.sender and stored_rcpts:
+        sender = stored_text(message.sender, 320)
+        related.update(conn.execute(
+            _OUT_RELATED, {"sender": sender, "rcpts": sorted(stored_rcpts)}).scalars())
+        since = message.received_at - timedelta(seconds=settings.complaints.window)
+        hashed = settings.complaints.hash_reporters
+        keys = {reporter_key(r, hashed): r for r in stored_rcpts}
+        reporters: dict[str, float] = {}
+        for reporter, weight, kind, trusted, received_at in conn.execute(
+                _AGAINST_ACCOUNT, {"sender": sender}):
+            when = received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
+            if weight > 0 and when >= since:
+                reporters[reporter] = max(reporters.get(reporter, 0.0), float(weight))
+            if trusted and kind in SUPPRESSING_KINDS:
+                # A feedback loop's reporter is "loop:recipient" (complaints.py).
+                rcpt = keys.get(reporter) or keys.get(reporter.rpartition(":")[2])
+                if rcpt is not None:
+                    suppressed.add(stored_rcpts[rcpt])
+        if reporters:
+            complained[ACCOUNT] = sum(reporters.values())
+    return History(
+        available=True,
+        windows=windows,
+        complaints=complained,
+        related_recipients=frozenset(stored_rcpts[r] for r in related if r in stored_rcpts),
+        suppressed=frozenset(suppressed),
     )

@@ -20,7 +20,7 @@ class Record:
     """What happened to one message, as the recorder needs it."""
 
     message: Message
-    verdict: Verdict | None  # None for outbound mail, which is not scored
+    verdict: Verdict | None  # None for outbound mail when outbound.enabled is off
     unrelated: tuple[str, ...]
     is_local: Callable[[str], bool]
     advertiser: str = ""  # advertising mail (adverts.py): deliveries are counted for it

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac import facts as facts_mod
-from thurac.history import epoch_minute, keys_of, stored_text
+from thurac.history import epoch_minute, keys_of, rate_keys, stored_text
 from thurac.store.engine import database_file, upgrade
 from thurac.store.history import AD_WINDOW_MINUTES
 from thurac.store.outage import Outage
@@ -195,8 +195,10 @@ def _learn(upserts: _Upserts, record: Record) -> None:
 
 def _record_outbound(upserts: _Upserts, record: Record) -> None:
     msg = record.message
-    if not msg.sender:
-        return
+    _record_account(upserts, record)
+    verdict = record.verdict
+    if not msg.sender or (verdict is not None and verdict.action not in DELIVERED):
+        return  # held, deferred or refused mail must not make its recipients "related"
     sender = stored_text(msg.sender, 320)
     for rcpt in msg.recipients:
         if rcpt != msg.sender:
@@ -206,6 +208,18 @@ def _record_outbound(upserts: _Upserts, record: Record) -> None:
     if msg.message_id:
         upserts.add(SENT_IDS, {"message_id": stored_text(msg.message_id, 500), "local": sender,
                                "sent_at": msg.received_at})
+
+
+def _record_account(upserts: _Upserts, record: Record) -> None:
+    """The account's per-minute counts (outbound windows and hard limits); mail refused
+    because the account is suspended is not sent, so it is not counted."""
+    verdict, msg = record.verdict, record.message
+    if verdict is None or any(s.name == "OUT_SUSPENDED" for s in verdict.symbols):
+        return
+    for kind, key in rate_keys(msg).items():
+        upserts.add(BUCKETS, {"kind": kind, "key": key, "minute": epoch_minute(msg.received_at),
+                              "messages": 1, "recipients": len(msg.recipients),
+                              "unrelated": len(record.unrelated)})
 
 
 def _record_inbound(upserts: _Upserts, record: Record) -> None:

@@ -161,3 +161,19 @@ ad_counts = Table(
     Column("messages", Integer, nullable=False, default=0),
     Index("ix_ad_counts_minute", "minute"),
 )
+
+# Outbound accounts suspended (by a hard limit or `thurac account suspend`) and released: one
+# row per account that ever was; every host sharing the store reads it (outbound/).
+accounts = Table(
+    "accounts", metadata,
+    Column("account", String(320), primary_key=True),  # SASL user, sender or client IP
+    Column("suspended", Boolean, nullable=False),
+    Column("suspended_at", DateTime(timezone=True), nullable=False),
+    Column("suspended_by", String(100), nullable=False),  # "thurac" for a hard limit
+    Column("reason", String(500), nullable=False),
+    Column("queue_id", String(64)),  # the message that tripped the limit, if one did
+    Column("until", DateTime(timezone=True)),  # outbound.suspend_for; None: until released
+    Column("released_at", DateTime(timezone=True)),  # the account's windows start here
+    Column("released_by", String(100)),
+    Column("release_reason", String(500)),
+)
