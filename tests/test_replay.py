@@ -82,7 +82,7 @@ class Site:
         message: Message = replace(base, received_at=when, headers=headers)
         outcome = self.scanner.scan(message)
         self.scanner.record_now(message, outcome)
-        if outcome.verdict is not None:
+        if outcome.verdict is not None and direction == "inbound":  # replay judges inbound
             self.actions[queue_id] = outcome.verdict.action
         return queue_id
 
