@@ -51,6 +51,14 @@ bench: deps
 	./tools/install-deps.sh test
 	$(PY) bench/run.py
 	$(PY) bench/dns_outage.py
+	$(PY) bench/report_bench.py
+
+# `thurac report` on a month of a busy MX: 1,000,000 generated events in SQLite and in a private
+# PostgreSQL, each command timed 3 times; bench/results/report.json (docs/performance.md).
+.PHONY: bench-report
+bench-report: deps
+	./tools/install-deps.sh test
+	$(PY) bench/report_bench.py
 
 # As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
 # ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.

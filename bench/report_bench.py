@@ -1,0 +1,167 @@
+"""How long `thurac report` takes on a month of a busy MX: 1,000,000 events over 30 days
+(bench/gen_store.py), once in SQLite and once in a private PostgreSQL started here. Each
+command runs as an operator runs it (the CLI, a new process), 3 times; the table shows the
+median, and bench/results/report.json keeps every run.
+
+    make bench-report
+    .venv/bin/python bench/report_bench.py --events 100000 --runs 1      # a quick look
+
+A new timed command is one line in COMMANDS: a label and the thurac arguments (without
+--config); "{dir}" in an argument is the bench's temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gen_store import generate  # noqa: E402
+from tests.support.postgres import TemporaryPostgres, unavailable_reason  # noqa: E402
+
+from thurac.store.engine import make_engine  # noqa: E402
+
+COMMANDS: list[tuple[str, list[str]]] = [
+    ("report --since 30d", ["report", "--since", "30d"]),
+    ("report --since 30d --format json", ["report", "--since", "30d", "--format", "json"]),
+    ("report --since 30d --format html", ["report", "--since", "30d", "--format", "html"]),
+]
+RESULTS = ROOT / "bench" / "results" / "report.json"
+RUN_TIMEOUT = 600  # seconds for one command: far above what a report may take
+# A modest production-like server rather than the tests' 16 MB of shared buffers.
+PG_SETTINGS = {"shared_buffers": "256MB", "work_mem": "16MB", "max_wal_size": "2GB"}
+
+
+def thurac(config: Path, argv: list[str], out: Path) -> float:
+    """Wall-clock seconds of one `thurac ARGV --config CONFIG`, output to `out`."""
+    with out.open("wb") as sink:
+        started = time.perf_counter()
+        ran = subprocess.run([sys.executable, "-m", "thurac", *argv, "--config", str(config)],
+                             stdout=sink, stderr=subprocess.PIPE, cwd=ROOT,
+                             timeout=RUN_TIMEOUT, check=False)
+        took = time.perf_counter() - started
+    if ran.returncode != 0:
+        raise RuntimeError(f"thurac {' '.join(argv)} exited {ran.returncode}: "
+                           f"{ran.stderr.decode(errors='replace')[-2000:]}")
+    return took
+
+
+def fill(url: str, work: Path, name: str, args: argparse.Namespace,
+         until: datetime) -> tuple[Path, float]:
+    """Generate the store at `url`; return its config file and the seconds it took."""
+    engine = make_engine(url, readers=1)
+    started = time.perf_counter()
+    try:
+        generate(engine, args.events, args.days, args.seed, until)
+    finally:
+        engine.dispose()
+    took = time.perf_counter() - started
+    config = work / f"{name}.yaml"
+    config.write_text(yaml.safe_dump({"database": {"url": url}}))
+    print(f"{name}: {args.events} events over {args.days} days generated in {took:.0f} s",
+          flush=True)
+    return config, took
+
+
+def measure(config: Path, work: Path, runs: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    for label, argv in COMMANDS:
+        argv = [a.replace("{dir}", str(work)) for a in argv]
+        timings[label] = [thurac(config, argv, work / "out") for _ in range(runs)]
+        print(f"  {label}: {', '.join(f'{t:.2f}' for t in timings[label])} s", flush=True)
+    return timings
+
+
+def same_report(configs: dict[str, Path], work: Path, until: datetime) -> bool:
+    """Both stores hold the same events: their JSON reports must be equal."""
+    texts = set()
+    for name, config in configs.items():
+        out = work / f"{name}.json"
+        thurac(config, ["report", "--since", "30d", "--until", until.isoformat(),
+                        "--format", "json"], out)
+        texts.add(out.read_text())
+    return len(texts) == 1
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} cores, {model}"
+
+
+def table(results: dict[str, dict[str, list[float]]]) -> str:
+    stores = list(results)
+    lines = ["| command | " + " | ".join(f"{s} (s, median)" for s in stores) + " |",
+             "| --- |" + " ---: |" * len(stores)]
+    for label, _ in COMMANDS:
+        lines.append(f"| `thurac {label}` | " + " | ".join(
+            f"{statistics.median(results[s][label]):.2f}" for s in stores) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    args = parser.parse_args()
+    until = datetime.now(UTC).replace(microsecond=0)
+    results: dict[str, dict[str, list[float]]] = {}
+    generation: dict[str, float] = {}
+    configs: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="thurac-report-bench-") as tmp:
+        work = Path(tmp)
+        configs["SQLite"], generation["SQLite"] = fill(
+            f"sqlite:///{work}/thurac.db", work, "SQLite", args, until)
+        results["SQLite"] = measure(configs["SQLite"], work, args.runs)
+        reason = "--no-postgres" if args.no_postgres else unavailable_reason()
+        if reason:
+            print(f"PostgreSQL skipped: {reason}")
+        else:
+            with TemporaryPostgres(settings=PG_SETTINGS) as server:
+                configs["PostgreSQL"], generation["PostgreSQL"] = fill(
+                    server.url, work, "PostgreSQL", args, until)
+                results["PostgreSQL"] = measure(configs["PostgreSQL"], work, args.runs)
+                agree = same_report(configs, work, until)
+                print("SQLite and PostgreSQL reports agree" if agree else
+                      "SQLite and PostgreSQL reports DIFFER")
+                if not agree:
+                    return 1
+    print(f"\n{args.events:,} events over {args.days} days; {machine()}; "
+          f"{datetime.now(UTC):%Y-%m-%d}\n")
+    print(table(results))
+    record: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
+        "events": args.events, "days": args.days, "seed": args.seed, "runs": args.runs,
+        "generation_seconds": {k: round(v, 1) for k, v in generation.items()},
+        "commands": [{"label": label, "argv": argv,
+                      **{store: {"runs": [round(t, 3) for t in results[store][label]],
+                                 "median": round(statistics.median(results[store][label]), 3)}
+                         for store in results}} for label, argv in COMMANDS],
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
