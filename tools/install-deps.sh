@@ -3,8 +3,9 @@
 # "run" checks the Python in $PYTHON (default python3) for what building pymilter needs.
 # "test" adds Postfix and PostgreSQL (installed without starting the system's own services:
 # the tests run private instances with their own config, queue and data directories),
-# miltertest, which plays Sendmail in the tests, and systemd for systemd-analyze, which
-# checks the unit (a container may run without systemd).
+# miltertest, which plays Sendmail in the tests, systemd for systemd-analyze, which
+# checks the unit (a container may run without systemd), and chromium with a font, which
+# renders the HTML report headless (tests/support/chromium.py).
 set -euo pipefail
 what=${1:-run}
 python=${PYTHON:-python3}
@@ -18,7 +19,9 @@ if ! "$python" -c 'import sysconfig,os,sys; sys.exit(not os.path.exists(sysconfi
 fi
 "$python" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ "$what" = test ]; then
-  for pkg in postfix postgresql miltertest systemd; do have "$pkg" || need+=("$pkg"); done
+  for pkg in postfix postgresql miltertest systemd chromium fonts-dejavu-core; do
+    have "$pkg" || need+=("$pkg")
+  done
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
