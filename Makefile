@@ -60,6 +60,13 @@ bench-report: deps
 	./tools/install-deps.sh test
 	$(PY) bench/report_bench.py
 
+# docs/examples/report.html and report.png from a generated store (fixed seed), the PNG by
+# headless Chromium.
+.PHONY: docs-example
+docs-example: deps
+	./tools/install-deps.sh test
+	$(PY) tools/docs_example.py
+
 # As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
 # ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.
 install:
