@@ -1,7 +1,10 @@
 """How long `thurac report` takes on a month of a busy MX: 1,000,000 events over 30 days
 (bench/gen_store.py), once in SQLite and once in a private PostgreSQL started here. Each
 command runs as an operator runs it (the CLI, a new process), 3 times; the table shows the
-median, and bench/results/report.json keeps every run.
+median wall-clock time and the median CPU time spent on it: the command's own, plus for
+PostgreSQL the server's (its backends and parallel workers, which the postmaster reaps).
+Other load on the machine moves CPU time much less than wall-clock time.
+bench/results/report.json keeps every run and the load average.
 
     make bench-report
     .venv/bin/python bench/report_bench.py --events 100000 --runs 1      # a quick look
@@ -16,6 +19,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -47,9 +52,25 @@ RUN_TIMEOUT = 600  # seconds for one command: far above what a report may take
 PG_SETTINGS = {"shared_buffers": "256MB", "work_mem": "16MB", "max_wal_size": "2GB"}
 
 
-def thurac(config: Path, argv: list[str], out: Path) -> float:
-    """Wall-clock seconds of one `thurac ARGV --config CONFIG`, output to `out`."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _reaped_cpu(pid: int | None) -> float:
+    """CPU seconds of the exited children of process `pid` (Linux /proc), 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def thurac(config: Path, argv: list[str], out: Path,
+           server: int | None = None) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one `thurac ARGV --config CONFIG`, output to `out`;
+    `server`: the database server's pid, whose reaped children's CPU time counts too."""
     with out.open("wb") as sink:
+        cpu = _children_cpu() + _reaped_cpu(server)
         started = time.perf_counter()
         ran = subprocess.run([sys.executable, "-m", "thurac", *argv, "--config", str(config)],
                              stdout=sink, stderr=subprocess.PIPE, cwd=ROOT,
@@ -58,7 +79,7 @@ def thurac(config: Path, argv: list[str], out: Path) -> float:
     if ran.returncode != 0:
         raise RuntimeError(f"thurac {' '.join(argv)} exited {ran.returncode}: "
                            f"{ran.stderr.decode(errors='replace')[-2000:]}")
-    return took
+    return took, _children_cpu() + _reaped_cpu(server) - cpu
 
 
 def fill(url: str, work: Path, name: str, args: argparse.Namespace,
@@ -78,12 +99,16 @@ def fill(url: str, work: Path, name: str, args: argparse.Namespace,
     return config, took
 
 
-def measure(config: Path, work: Path, runs: int) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {}
+Timings = dict[str, list[tuple[float, float]]]  # command → (wall, CPU) seconds per run
+
+
+def measure(config: Path, work: Path, runs: int, server: int | None = None) -> Timings:
+    timings: Timings = {}
     for label, argv in COMMANDS:
         argv = [a.replace("{dir}", str(work)) for a in argv]
-        timings[label] = [thurac(config, argv, work / "out") for _ in range(runs)]
-        print(f"  {label}: {', '.join(f'{t:.2f}' for t in timings[label])} s", flush=True)
+        timings[label] = [thurac(config, argv, work / "out", server) for _ in range(runs)]
+        print(f"  {label}: " + ", ".join(f"{wall:.2f} s (CPU {cpu:.2f})"
+                                          for wall, cpu in timings[label]), flush=True)
     return timings
 
 
@@ -105,13 +130,18 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}"
 
 
-def table(results: dict[str, dict[str, list[float]]]) -> str:
-    stores = list(results)
-    lines = ["| command | " + " | ".join(f"{s} (s, median)" for s in stores) + " |",
-             "| --- |" + " ---: |" * len(stores)]
+def median(runs: list[tuple[float, float]], which: int) -> float:
+    return statistics.median(run[which] for run in runs)
+
+
+def table(results: dict[str, Timings]) -> str:
+    """Median seconds per command and store: wall clock, CPU."""
+    heads = [f"{store} {kind}" for store in results for kind in ("s", "CPU s")]
+    lines = ["| command | " + " | ".join(heads) + " |", "| --- |" + " ---: |" * len(heads)]
     for label, _ in COMMANDS:
-        lines.append(f"| `thurac {label}` | " + " | ".join(
-            f"{statistics.median(results[s][label]):.2f}" for s in stores) + " |")
+        cells = [f"{median(runs[label], which):.2f}" for runs in results.values()
+                 for which in (0, 1)]
+        lines.append(f"| `thurac {label}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -123,8 +153,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     args = parser.parse_args()
+    # A stop by SIGTERM still stops the PostgreSQL server and removes the temp folder.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     until = datetime.now(UTC).replace(microsecond=0)
-    results: dict[str, dict[str, list[float]]] = {}
+    load = [os.getloadavg()[0]]
+    results: dict[str, Timings] = {}
     generation: dict[str, float] = {}
     configs: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="thurac-report-bench-") as tmp:
@@ -139,22 +172,29 @@ def main() -> int:
             with TemporaryPostgres(settings=PG_SETTINGS) as server:
                 configs["PostgreSQL"], generation["PostgreSQL"] = fill(
                     server.url, work, "PostgreSQL", args, until)
-                results["PostgreSQL"] = measure(configs["PostgreSQL"], work, args.runs)
+                postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+                results["PostgreSQL"] = measure(configs["PostgreSQL"], work, args.runs,
+                                                postmaster)
                 agree = same_report(configs, work, until)
                 print("SQLite and PostgreSQL reports agree" if agree else
                       "SQLite and PostgreSQL reports DIFFER")
                 if not agree:
                     return 1
+    load.append(os.getloadavg()[0])
     print(f"\n{args.events:,} events over {args.days} days; {machine()}; "
-          f"{datetime.now(UTC):%Y-%m-%d}\n")
+          f"{datetime.now(UTC):%Y-%m-%d}; load average {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} at the end\n")
     print(table(results))
     record: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
         "events": args.events, "days": args.days, "seed": args.seed, "runs": args.runs,
+        "load_average": {"start": load[0], "end": load[1]},
         "generation_seconds": {k: round(v, 1) for k, v in generation.items()},
         "commands": [{"label": label, "argv": argv,
-                      **{store: {"runs": [round(t, 3) for t in results[store][label]],
-                                 "median": round(statistics.median(results[store][label]), 3)}
+                      **{store: {"wall": [round(w, 3) for w, _ in results[store][label]],
+                                 "cpu": [round(c, 3) for _, c in results[store][label]],
+                                 "median_wall": round(median(results[store][label], 0), 3),
+                                 "median_cpu": round(median(results[store][label], 1), 3)}
                          for store in results}} for label, argv in COMMANDS],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
