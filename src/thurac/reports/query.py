@@ -166,13 +166,14 @@ def _top(conn: Connection, column: ColumnElement[str],
              .limit(TOP).subquery()),
             ("by_score", select(grouped).order_by(grouped.c.s.desc(), grouped.c.key)
              .limit(TOP).subquery()))))
-    found: dict[str, list[Source]] = {"by_volume": [], "by_score": []}
+    found: dict[str, list[tuple[int, float, str]]] = {"by_volume": [], "by_score": []}
     for order, key, n, mean in conn.execute(ranked):
-        found[order].append(Source(key, int(n), round(float(mean or 0), 2)))
-    for order, rows in found.items():  # a UNION keeps no order of its own
-        rows.sort(key=(lambda s: (-s.messages, s.key)) if order == "by_volume"
-                  else (lambda s: (-s.mean_score, s.key)))
-    return found
+        found[order].append((int(n), float("-inf") if mean is None else float(mean), key))
+    # A UNION keeps no order of its own: each list again as its SELECT ordered it.
+    found["by_volume"].sort(key=lambda r: (-r[0], r[2]))
+    found["by_score"].sort(key=lambda r: (-r[1], r[2]))
+    return {order: [Source(key, n, round(mean, 2) if mean > float("-inf") else 0.0)
+                    for n, mean, key in rows] for order, rows in found.items()}
 
 
 def month(period: str) -> tuple[datetime, datetime]:
