@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -89,6 +90,9 @@ def fill(url: str, work: Path, name: str, args: argparse.Namespace,
     started = time.perf_counter()
     try:
         generate(engine, args.events, args.days, args.seed, until)
+        if engine.dialect.name == "postgresql":  # as after any bulk load: fresh statistics,
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE"))  # and no autovacuum during the runs
     finally:
         engine.dispose()
     took = time.perf_counter() - started
