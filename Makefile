@@ -61,6 +61,21 @@ bench: deps
 	./tools/install-deps.sh bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/dns_outage.py
+	$(PY) bench/report_bench.py
+
+# `thurac report` on a month of a busy MX: 1,000,000 generated events in SQLite and in a private
+# PostgreSQL, each command timed 3 times; bench/results/report.json (docs/performance.md).
+.PHONY: bench-report
+bench-report: deps
+	./tools/install-deps.sh test
+	$(PY) bench/report_bench.py
+
+# docs/examples/report.html and report.png from a generated store (fixed seed), the PNG by
+# headless Chromium.
+.PHONY: docs-example
+docs-example: deps
+	./tools/install-deps.sh test
+	$(PY) tools/docs_example.py
 
 bench-peers: deps
 	./tools/install-deps.sh peers

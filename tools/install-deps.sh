@@ -6,7 +6,8 @@
 # services: the tests run private instances with their own config, queue and data directories),
 # miltertest, which plays Sendmail in the tests, dovecot-core, whose authentication service
 # a private instance runs for SMTP AUTH in the tests (tests/support/sasl.py), and systemd for
-# systemd-analyze, which checks the unit (a container may run without systemd).
+# systemd-analyze, which checks the unit (a container may run without systemd), and chromium
+# with a font, which renders the HTML report headless (tests/support/chromium.py).
 # "bench" is "test" (Postfix brings smtp-source, which drives make bench); "peers" adds
 # rspamd and redis-server, the peer make bench-peers measures (private instances only: their
 # system services are not started).
@@ -24,7 +25,8 @@ fi
 "$python" -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 case "$what" in
   test|bench|peers)
-    for pkg in postfix postgresql pgbouncer miltertest systemd dovecot-core; do
+    for pkg in postfix postgresql pgbouncer miltertest systemd dovecot-core chromium \
+        fonts-dejavu-core; do
       have "$pkg" || need+=("$pkg")
     done ;;
 esac

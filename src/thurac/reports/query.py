@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from thurac.store.schema import complaints, events, releases
@@ -28,13 +28,29 @@ LISTS = {"allow": ("ALLOWLIST",), "block": ("BLOCKLIST", "DNSBL_")}
 TOP = 10
 
 
-def _has(prefixes: tuple[str, ...]) -> ColumnElement[bool]:
-    """The event's symbols (JSON text) name a symbol starting with one of `prefixes`."""
-    return or_(*(events.c.symbols.like(f'%"name": "{p}%') for p in prefixes))
+def _has(conn: Connection, prefixes: tuple[str, ...]) -> ColumnElement[bool]:
+    """The event's symbols (the recorder's JSON text) name a symbol starting with one of
+    `prefixes`: an exact substring test, where LIKE would take `_` for any character (and
+    SQLite's LIKE ignores case). JSON escapes a quote inside a reason, so a reason cannot
+    forge `"name": "…`."""
+    if conn.dialect.name == "postgresql":
+        return or_(*(func.strpos(events.c.symbols, f'"name": "{p}') > 0 for p in prefixes))
+    # SQLite's GLOB is case-sensitive and exact for names ([A-Z0-9_], no * ? or [), and
+    # 15 % faster than instr() here.
+    return or_(*(events.c.symbols.op("GLOB")(f'*"name": "{p}*') for p in prefixes))
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.sum(case((condition, 1), else_=0))
+
+
+# Everything counted by symbol, in the order of the scan's columns.
+MARKS: dict[str, tuple[str, ...]] = {
+    **CRITERIA,
+    **{f"{method}_{outcome}": names for method, (passed, failed) in AUTH.items()
+       for outcome, names in (("pass", (passed,)), ("fail", (failed,)))},
+    **{f"list_{key}": prefixes for key, prefixes in LISTS.items()},
+}
 
 
 @dataclass(frozen=True)
@@ -74,37 +90,60 @@ class Report:
 
 
 def _day(conn: Connection) -> ColumnElement[str]:
-    if conn.dialect.name == "postgresql":
-        return func.to_char(events.c.received_at, "YYYY-MM-DD")
+    if conn.dialect.name == "postgresql":  # the UTC day, whatever the session's time zone
+        return func.to_char(func.timezone("UTC", events.c.received_at), "YYYY-MM-DD")
     return func.substr(events.c.received_at, 1, 10)
 
 
 def build(conn: Connection, since: datetime, until: datetime) -> Report:
+    """The report for [since, until) in four scans of the period's events: one grouped by
+    (day, direction, action) that finds every count, and one per source kind for the top
+    lists. Most of the time goes into the substring tests of the symbols text (16 per
+    event, each about 0.5 s of CPU per million events on SQLite)."""
     window = and_(events.c.received_at >= since, events.c.received_at < until)
     inbound = and_(window, events.c.direction == "inbound")
-    stopped = events.c.action.in_(("reject", "quarantine"))
 
-    messages = {d: int(n) for d, n in conn.execute(
-        select(events.c.direction, func.count()).where(window).group_by(events.c.direction))}
+    # The inner level tests each pattern once per event; OFFSET 0 keeps the database from
+    # merging it into the grouping, which would then sort every event's symbols text
+    # (SQLite: 350 MB of temporary file per million events, against 45 MB).
+    marks = (select(_day(conn).label("day"), events.c.direction, events.c.action,
+                    *(case((_has(conn, prefixes), 1), else_=0).label(key)
+                      for key, prefixes in MARKS.items()))
+             .where(window).offset(0).subquery("marked"))
+    scan = conn.execute(
+        select(marks.c.day, marks.c.direction, marks.c.action, func.count(),
+               *(func.sum(marks.c[key]) for key in MARKS))
+        .group_by(marks.c.day, marks.c.direction, marks.c.action).order_by(marks.c.day))
+    messages = {"inbound": 0, "outbound": 0}
     actions = {a: 0 for a in ACTIONS[:5]}
-    actions.update({a: int(n) for a, n in conn.execute(
-        select(events.c.action, func.count()).where(inbound).group_by(events.c.action))})
-
-    columns: list[ColumnElement[int]] = []
-    for prefixes in CRITERIA.values():
-        columns += [_count(_has(prefixes)), _count(and_(_has(prefixes), stopped))]
-    for names in AUTH.values():
-        columns += [_count(_has(names[:1])), _count(_has(names[1:]))]
-    columns += [_count(_has(p)) for p in LISTS.values()]
-    row = conn.execute(select(*columns).where(inbound)).one()
-    values = [int(v or 0) for v in row]
-    criteria = {key: Criterion(values[2 * i], values[2 * i + 1])
-                for i, key in enumerate(CRITERIA)}
-    offset = 2 * len(CRITERIA)
-    auth = {method: {"pass": values[offset + 2 * i], "fail": values[offset + 2 * i + 1]}
-            for i, method in enumerate(AUTH)}
-    offset += 2 * len(AUTH)
-    lists = {key: values[offset + i] for i, key in enumerate(LISTS)}
+    marked = dict.fromkeys(MARKS, 0)  # inbound only
+    stopped = dict.fromkeys(CRITERIA, 0)
+    days: dict[str, dict[str, int]] = {}
+    for line in scan:
+        when, direction, action, n = str(line[0]), line[1], line[2], int(line[3])
+        counted = {key: int(v or 0) for key, v in zip(MARKS, line[4:], strict=True)}
+        cells = days.setdefault(when, dict.fromkeys((*ACTIONS[:5], *CRITERIA, "outbound"), 0))
+        if action in ACTIONS[:5]:
+            cells[action] += n
+        for key in CRITERIA:
+            cells[key] += counted[key]
+        if direction == "outbound":
+            cells["outbound"] += n
+        if direction in messages:
+            messages[direction] += n
+        if direction != "inbound":
+            continue
+        actions[action] = actions.get(action, 0) + n
+        for key, count in counted.items():
+            marked[key] += count
+            if key in stopped and action in ("reject", "quarantine"):
+                stopped[key] += count
+    criteria = {key: Criterion(marked[key], stopped[key]) for key in CRITERIA}
+    auth = {method: {"pass": marked[f"{method}_pass"], "fail": marked[f"{method}_fail"]}
+            for method in AUTH}
+    lists = {key: marked[f"list_{key}"] for key in LISTS}
+    per_day = [Day(when, {a: cells[a] for a in ACTIONS[:5]}, {k: cells[k] for k in CRITERIA},
+                   cells["outbound"]) for when, cells in days.items()]
 
     c = complaints.c
     in_range = and_(c.received_at >= since, c.received_at < until)
@@ -115,34 +154,35 @@ def build(conn: Connection, since: datetime, until: datetime) -> Report:
     released = int(conn.execute(select(func.count()).select_from(releases).where(
         releases.c.released_at >= since, releases.c.released_at < until)).scalar() or 0)
 
-    top: dict[str, dict[str, list[Source]]] = {}
-    for kind, column in (("address", events.c.sender), ("domain", events.c.sender_domain),
-                         ("ip", events.c.client_ip)):
-        base = (select(column, func.count().label("n"), func.avg(events.c.score).label("s"))
-                .where(inbound, column != "").group_by(column))
-        by_volume = conn.execute(base.order_by(func.count().desc(), column).limit(TOP))
-        by_score = conn.execute(base.order_by(func.avg(events.c.score).desc(), column)
-                                .limit(TOP))
-        top[kind] = {
-            "by_volume": [Source(k, int(n), round(float(s or 0), 2)) for k, n, s in by_volume],
-            "by_score": [Source(k, int(n), round(float(s or 0), 2)) for k, n, s in by_score],
-        }
+    top = {kind: _top(conn, column, inbound) for kind, column in (
+        ("address", events.c.sender), ("domain", events.c.sender_domain),
+        ("ip", events.c.client_ip))}
+    return Report(since, until, messages, actions, criteria, auth, lists, complained, released,
+                  top, per_day)
 
-    day = _day(conn).label("day")
-    daily = conn.execute(
-        select(day, *(_count(events.c.action == a) for a in ACTIONS[:5]),
-               *(_count(_has(p)) for p in CRITERIA.values()),
-               _count(events.c.direction == "outbound"))
-        .where(window).group_by(day).order_by(day))
-    per_day: list[Day] = []
-    for line in daily:
-        cells = [int(v or 0) for v in line[1:]]
-        per_day.append(Day(str(line[0]), dict(zip(ACTIONS[:5], cells[:5], strict=True)),
-                           dict(zip(CRITERIA, cells[5:5 + len(CRITERIA)], strict=True)),
-                           cells[-1]))
-    return Report(since, until, {"inbound": messages.get("inbound", 0),
-                                 "outbound": messages.get("outbound", 0)},
-                  actions, criteria, auth, lists, complained, released, top, per_day)
+
+def _top(conn: Connection, column: ColumnElement[str],
+         where: ColumnElement[bool]) -> dict[str, list[Source]]:
+    """The TOP sources by volume and by mean score, from one grouping of the events (the
+    database keeps the grouped rows once for both orders: a CTE used twice)."""
+    grouped = (select(column.label("key"), func.count().label("n"),
+                      func.avg(events.c.score).label("s"))
+               .where(where, column != "").group_by(column).cte("sources"))
+    ranked = union_all(*(
+        select(literal(order).label("order"), ranked.c.key, ranked.c.n, ranked.c.s)
+        for order, ranked in (
+            ("by_volume", select(grouped).order_by(grouped.c.n.desc(), grouped.c.key)
+             .limit(TOP).subquery()),
+            ("by_score", select(grouped).order_by(grouped.c.s.desc(), grouped.c.key)
+             .limit(TOP).subquery()))))
+    found: dict[str, list[tuple[int, float, str]]] = {"by_volume": [], "by_score": []}
+    for order, key, n, mean in conn.execute(ranked):
+        found[order].append((int(n), float("-inf") if mean is None else float(mean), key))
+    # A UNION keeps no order of its own: each list again as its SELECT ordered it.
+    found["by_volume"].sort(key=lambda r: (-r[0], r[2]))
+    found["by_score"].sort(key=lambda r: (-r[1], r[2]))
+    return {order: [Source(key, n, round(mean, 2) if mean > float("-inf") else 0.0)
+                    for n, mean, key in rows] for order, rows in found.items()}
 
 
 def month(period: str) -> tuple[datetime, datetime]:

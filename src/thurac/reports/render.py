@@ -8,11 +8,16 @@ import csv
 import html
 import io
 import json
+import math
 from dataclasses import asdict
 from typing import Any
 
 from thurac.reports.query import ACTIONS, Report
 
+PLURAL = {"address": "addresses"}
+# A day's label (MM-DD) is about this wide at the chart's font size: a label every few
+# bars when the bars are narrower, so that the labels never overlap.
+DAY_LABEL_WIDTH = 30
 ACTION_COLOURS = {"accept": "#4caf50", "add_header": "#ffc107", "quarantine": "#ff9800",
                   "reject": "#f44336", "tempfail": "#9c27b0"}
 
@@ -50,7 +55,7 @@ def to_text(report: Report) -> str:
                  f"{r.complaints['trusted']}, forwarded {r.complaints['forwarded']}; "
                  f"quarantine releases {r.releases}")
     for kind, tops in r.top_sources.items():
-        lines.append(f"top {kind}s by volume: " + (", ".join(
+        lines.append(f"top {PLURAL.get(kind, kind + 's')} by volume: " + (", ".join(
             f"{s.key} ({s.messages}, mean {s.mean_score:g})" for s in tops["by_volume"][:5])
             or "-"))
     lines += ["", "per day: " + ", ".join(ACTIONS[:5])]
@@ -92,6 +97,7 @@ def _stacked_days(report: Report) -> str:
     totals = [sum(d.actions.values()) for d in days]
     top = max(totals) or 1
     bar = (width - 2 * pad) / len(days)
+    every = math.ceil(DAY_LABEL_WIDTH / bar)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'role="img" aria-label="messages per day by action">']
     for i, day in enumerate(days):
@@ -105,7 +111,7 @@ def _stacked_days(report: Report) -> str:
                              f'fill="{ACTION_COLOURS[action]}"><title>{day.day} '
                              f'{action}: {n}</title></rect>')
                 y -= h
-        if len(days) <= 31:
+        if i % every == 0:
             parts.append(f'<text x="{pad + i * bar + bar / 2:.1f}" y="{height - 10}" '
                          f'font-size="9" text-anchor="middle">{day.day[5:]}</text>')
     parts.append(f'<text x="{pad}" y="15" font-size="11">max {top} / day</text></svg>')
