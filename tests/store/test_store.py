@@ -90,6 +90,27 @@ def test_recorded_messages_fill_the_sliding_windows(engine: Engine) -> None:
     assert not history.sender_written_to
 
 
+def test_a_window_of_ten_minutes_holds_the_last_ten_minute_buckets(engine: Engine) -> None:
+    for minutes_ago in (9, 10, 59, 60, 1439, 1440):
+        record(engine, inbound("a@remote.test", ("u1@example.test",),
+                               NOW - timedelta(minutes=minutes_ago)))
+    with engine.connect() as conn:
+        history = read_history(conn, inbound("a@remote.test", ("u3@example.test",)), settings())
+    assert [history.window("ip", s).messages for s in (600, 3600, 86400)] == [1, 3, 5]
+    assert history.window("sender", 86400) == history.window("domain", 86400)
+
+
+def test_a_bounce_counts_by_client_ip_only(engine: Engine) -> None:
+    # A sender without a domain leaves buckets under the domain '', which a bounce (no
+    # sender, so no domain) must not read as its own.
+    record(engine, inbound("postmaster", ("u1@example.test",), NOW - timedelta(minutes=1)))
+    with engine.connect() as conn:
+        history = read_history(conn, inbound("", ("u1@example.test",)), settings())
+    assert history.window("ip", 600).messages == 1
+    assert history.window("domain", 600).messages == 0
+    assert ("domain", 600) not in history.windows
+
+
 def test_outbound_mail_makes_the_recipient_a_correspondent(engine: Engine) -> None:
     out = Message(Connection("10.0.0.5"), "bob@example.test", ("carol@remote.test",),
                   (("Message-ID", "<q1@example.test>"),), b"", received_at=NOW,
