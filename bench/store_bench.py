@@ -241,11 +241,15 @@ def _full_scan(line: str) -> str | None:
 
 # -- one backend -----------------------------------------------------------------------------
 def run_backend(url: str, sizes: list[int], reads: int, records: int,
-                log: Callable[[str], None]) -> dict[str, Any]:
+                log: Callable[[str], None], done: Callable[[dict[str, Any]], None],
+                ) -> dict[str, Any]:
+    """Measure one backend at each size, growing its store in between; `done` gets the run
+    so far after each stage (a long run that is stopped keeps what it measured)."""
     engine = make_engine(url)
     upgrade(engine)
     settings = make_settings()
     stages: list[dict[str, Any]] = []
+    run = {"backend": engine.dialect.name, "stages": stages}
     held = 0
     try:
         for stage, size in enumerate(sizes):
@@ -267,12 +271,13 @@ def run_backend(url: str, sizes: list[int], reads: int, records: int,
                           "rows_per_second": round(fill.rows_per_second),
                           "tables": fill.per_table}}
             stages.append(result)
+            done(run)
             r = result["reads"]
             log(f"  read hot {r['hot']['median_ms']:.3f} ms, new {r['new']['median_ms']:.3f} ms"
                 f"; full scans: {[p['full_scans'] for p in plans if p['full_scans']]}")
     finally:
         engine.dispose()
-    return {"backend": engine.dialect.name, "stages": stages}
+    return run
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -330,20 +335,40 @@ def main() -> int:
     parser.add_argument("--dir", default=None, help="folder for the SQLite store (a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores (debugging)")
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--combine", nargs="+", metavar="STORE_JSON",
+                        help="only merge the runs of earlier store.json files into --results")
     args = parser.parse_args()
+    results = Path(args.results)
+    if args.combine:
+        files = [json.loads(Path(f).read_text()) for f in args.combine]
+        merged = [run for f in files for run in f["runs"]]
+        return report(merged, {**files[0]["meta"], "command": " + ".join(
+            f["meta"]["command"] for f in files)}, results)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     backends = args.backends.split(",")
 
     def log(line: str) -> None:
         print(f"[{datetime.now(UTC):%H:%M:%S}] {line}", flush=True)
 
-    runs = []
+    runs: list[dict[str, Any]] = []
+    meta = {"date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": f"{platform.machine()}, "
+            f"{_cores()} cores, Python {platform.python_version()}",
+            "command": " ".join(["bench/store_bench.py", *sys.argv[1:]]),
+            "reads": args.reads, "records": args.records, "hot_senders": HOT,
+            "now": NOW.isoformat(), "domains": DOMAINS,
+            "window": str(timedelta(days=1))}
+
+    def save(run: dict[str, Any]) -> None:
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "store.json").write_text(json.dumps(
+            {"meta": meta, "runs": [*runs, run]}, indent=1))
+
     for backend in backends:
         if backend == "sqlite":
             folder = Path(tempfile.mkdtemp(prefix="thurac-store-bench-", dir=args.dir))
             try:
                 runs.append(run_backend(f"sqlite:///{folder}/store.db", sizes, args.reads,
-                                        args.records, log))
+                                        args.records, log, save))
             finally:
                 if not args.keep:
                     shutil.rmtree(folder, ignore_errors=True)
@@ -353,23 +378,21 @@ def main() -> int:
                 log(f"postgresql skipped: {reason}")
                 continue
             with TemporaryPostgres(settings=POSTGRES_SETTINGS) as pg:
-                runs.append(run_backend(pg.url, sizes, args.reads, args.records, log))
+                runs.append(run_backend(pg.url, sizes, args.reads, args.records, log, save))
         else:
             parser.error(f"unknown backend {backend!r}")
-    meta = {"date": f"{datetime.now(UTC):%Y-%m-%d}", "machine": f"{platform.machine()}, "
-            f"{_cores()} cores, Python {platform.python_version()}",
-            "command": " ".join(["bench/store_bench.py", *sys.argv[1:]]),
-            "reads": args.reads, "records": args.records, "hot_senders": HOT,
-            "now": NOW.isoformat(), "domains": DOMAINS,
-            "window": str(timedelta(days=1))}
+    return report(runs, meta, results)
+
+
+def report(runs: list[dict[str, Any]], meta: dict[str, Any], results: Path) -> int:
+    """Print and write the table; 1 when a new sender's read grew more than MAX_RATIO."""
     table = markdown(runs, meta)
     print(table)
-    results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     (results / "store.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     (results / "store.md").write_text(table)
-    worst = max((_ratio(r["stages"], ("reads", k)) for r in runs if len(r["stages"]) > 1
-                 for k in ("new",)), default=0.0)
+    worst = max((_ratio(r["stages"], ("reads", "new")) for r in runs if len(r["stages"]) > 1),
+                default=0.0)
     return 0 if worst <= MAX_RATIO else 1
 
 
