@@ -5,7 +5,7 @@ VENV ?= .venv
 CONFIG ?= config/thurac.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-long soak lint typecheck bench deps clean install
+.PHONY: run test test-long soak lint typecheck bench bench-store deps clean install
 
 # The runtime needs thurac and its dependencies only; pytest, mypy and ruff come with the
 # test extra, for the targets that use them.
@@ -51,6 +51,15 @@ bench: deps
 	./tools/install-deps.sh test
 	$(PY) bench/run.py
 	$(PY) bench/dns_outage.py
+
+# Not part of make test either: the history read and record with the store holding 0, 1M
+# and 10M events, on SQLite and on a PostgreSQL the bench starts (about an hour on 2 cores,
+# stores in a temp dir, removed after); bench/results/store.{json,md}, docs/performance.md.
+# BENCH_STORE_ARGS='--sizes 0,100000 --backends sqlite' for a quick look.
+BENCH_STORE_ARGS ?=
+bench-store: deps
+	./tools/install-deps.sh test
+	$(PY) bench/store_bench.py $(BENCH_STORE_ARGS)
 
 # As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
 # ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.
