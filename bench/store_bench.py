@@ -17,6 +17,7 @@ import json
 import platform
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -338,6 +339,8 @@ def main() -> int:
     parser.add_argument("--combine", nargs="+", metavar="STORE_JSON",
                         help="only merge the runs of earlier store.json files into --results")
     args = parser.parse_args()
+    # A stopped bench still stops its PostgreSQL and removes its stores (the with blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = Path(args.results)
     if args.combine:
         files = [json.loads(Path(f).read_text()) for f in args.combine]
