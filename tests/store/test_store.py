@@ -63,9 +63,24 @@ def record(engine: Engine, msg: Message, unrelated: tuple[str, ...] = ()) -> Non
 def test_first_start_creates_the_folder_and_migrates_to_head(tmp_path: Path) -> None:
     engine = migrated(tmp_path)
     assert (tmp_path / "sub/dir/thurac.db").exists()
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0007"
     upgrade(engine)  # a second start changes nothing
-    assert current_revision(engine) == "0004"
+    assert current_revision(engine) == "0007"
+
+
+def test_sqlite_keeps_rate_buckets_in_key_order_and_the_upgrade_keeps_them(
+        tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/thurac.db")
+    upgrade(engine, "0004")
+    record(engine, inbound("a@remote.test", ("u1@example.test",), NOW - timedelta(minutes=3)))
+    upgrade(engine)
+    with engine.connect() as conn:
+        ddl = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'rate_buckets'").scalar_one()
+        history = read_history(conn, inbound("a@remote.test", ("u3@example.test",)), settings())
+    assert "WITHOUT ROWID" in ddl
+    assert history.window("sender", 600).messages == 1
+    engine.dispose()
 
 
 def test_migrations_and_schema_module_agree(engine: Engine) -> None:
