@@ -191,7 +191,7 @@ def captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
         event.remove(engine, "before_cursor_execute", before)
 
 
-_SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX (\w+)|USING (INTEGER PRIMARY KEY)")
+_SQLITE_INDEX = re.compile(r"USING (?:COVERING )?INDEX (\w+)|USING ((?:INTEGER )?PRIMARY KEY)")
 _PG_INDEX = re.compile(r"(?:Index Only Scan|Index Scan|Bitmap Index Scan) (?:using |on )(\w+)")
 _SQLITE_FULL_SCAN = re.compile(r"^SCAN (\w+)(?! USING (?:COVERING )?INDEX \w+ \()")
 _PG_FULL_SCAN = re.compile(r"Seq Scan on (\w+)")
