@@ -80,8 +80,8 @@ def hot_message(i: int, queue_id: str = "4TQ1D2") -> tuple[Message, str]:
     message = make_message(address, rcpts, client_ip=ip, helo=f"mx.{domain}", queue_id=queue_id,
                            without=("Message-ID",), extra_headers=(
                                ("Message-ID", f"<r{i}.{queue_id}@{domain}>"),
-                               ("In-Reply-To", sent_id(h * 13)),
-                               ("References", f"{sent_id(h * 13 + 1)} {sent_id(h * 13)}")))
+                               ("In-Reply-To", f"<{sent_id(h * 13)}>"),
+                               ("References", f"<{sent_id(h * 13 + 1)}> <{sent_id(h * 13)}>")))
     return replace(message, received_at=NOW), domain
 
 

@@ -90,7 +90,8 @@ def hot_related(h: int) -> list[str]:
 
 
 def sent_id(k: int) -> str:
-    return f"<out{k}@example.com>"
+    """A Message-ID one of our users sent, as the store keeps it (no angle brackets)."""
+    return f"out{k}@example.com"
 
 
 def _skewed_sender(n: int) -> int:
