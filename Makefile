@@ -5,7 +5,7 @@ VENV ?= .venv
 CONFIG ?= config/thurac.yaml
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-long soak lint typecheck bench bench-peers profile deps clean install
+.PHONY: run test test-long soak lint typecheck bench bench-peers bench-store profile deps clean install
 
 # The runtime needs thurac and its dependencies only; pytest, mypy and ruff come with the
 # test extra, for the targets that use them.
@@ -84,6 +84,15 @@ bench-peers: deps
 profile: $(VENV)/.bench
 	./tools/install-deps.sh bench
 	$(PY) bench/profile.py $(PROFILE_ARGS)
+
+# Not part of make test either: the history read and record with the store holding 0, 1M
+# and 10M events, on SQLite and on a PostgreSQL the bench starts (about an hour on 2 cores,
+# stores in a temp dir, removed after); bench/results/store.{json,md}, docs/performance.md.
+# BENCH_STORE_ARGS='--sizes 0,100000 --backends sqlite' for a quick look.
+BENCH_STORE_ARGS ?=
+bench-store: deps
+	./tools/install-deps.sh test
+	$(PY) bench/store_bench.py $(BENCH_STORE_ARGS)
 
 # As root: thurac as a system service under /opt/thurac with a systemd unit (docs/service.md).
 # ENABLE=1 also enables and starts it; INSTALL_ROOT=DIR installs under DIR for a trial.

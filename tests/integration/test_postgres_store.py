@@ -81,9 +81,9 @@ def test_first_start_migrates_to_head_and_matches_the_schema_module(postgres_dat
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
         upgrade(engine)  # a second MX host starting on the same database changes nothing
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == "0006"
         with engine.connect() as conn:
             assert conn.dialect.name == "postgresql"
             diff = compare_metadata(MigrationContext.configure(conn), metadata)

@@ -63,9 +63,24 @@ def record(engine: Engine, msg: Message, unrelated: tuple[str, ...] = ()) -> Non
 def test_first_start_creates_the_folder_and_migrates_to_head(tmp_path: Path) -> None:
     engine = migrated(tmp_path)
     assert (tmp_path / "sub/dir/thurac.db").exists()
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     upgrade(engine)  # a second start changes nothing
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
+
+
+def test_sqlite_keeps_rate_buckets_in_key_order_and_the_upgrade_keeps_them(
+        tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/thurac.db")
+    upgrade(engine, "0004")
+    record(engine, inbound("a@remote.test", ("u1@example.test",), NOW - timedelta(minutes=3)))
+    upgrade(engine)
+    with engine.connect() as conn:
+        ddl = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'rate_buckets'").scalar_one()
+        history = read_history(conn, inbound("a@remote.test", ("u3@example.test",)), settings())
+    assert "WITHOUT ROWID" in ddl
+    assert history.window("sender", 600).messages == 1
+    engine.dispose()
 
 
 def test_migrations_and_schema_module_agree(engine: Engine) -> None:
@@ -88,6 +103,27 @@ def test_recorded_messages_fill_the_sliding_windows(engine: Engine) -> None:
     assert history.window("sender", 3600).unrelated == 3
     assert history.sender_messages == 4
     assert not history.sender_written_to
+
+
+def test_a_window_of_ten_minutes_holds_the_last_ten_minute_buckets(engine: Engine) -> None:
+    for minutes_ago in (9, 10, 59, 60, 1439, 1440):
+        record(engine, inbound("a@remote.test", ("u1@example.test",),
+                               NOW - timedelta(minutes=minutes_ago)))
+    with engine.connect() as conn:
+        history = read_history(conn, inbound("a@remote.test", ("u3@example.test",)), settings())
+    assert [history.window("ip", s).messages for s in (600, 3600, 86400)] == [1, 3, 5]
+    assert history.window("sender", 86400) == history.window("domain", 86400)
+
+
+def test_a_bounce_counts_by_client_ip_only(engine: Engine) -> None:
+    # A sender without a domain leaves buckets under the domain '', which a bounce (no
+    # sender, so no domain) must not read as its own.
+    record(engine, inbound("postmaster", ("u1@example.test",), NOW - timedelta(minutes=1)))
+    with engine.connect() as conn:
+        history = read_history(conn, inbound("", ("u1@example.test",)), settings())
+    assert history.window("ip", 600).messages == 1
+    assert history.window("domain", 600).messages == 0
+    assert ("domain", 600) not in history.windows
 
 
 def test_outbound_mail_makes_the_recipient_a_correspondent(engine: Engine) -> None:

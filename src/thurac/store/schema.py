@@ -84,6 +84,8 @@ senders = Table(
 )
 
 # Per-minute counts per key: sliding windows are sums over buckets, not counts of raw events.
+# SQLite keeps them in key order (WITHOUT ROWID, migration 0006): a window sums one key's
+# buckets, which the recorder writes among every other key's of the same minute.
 rate_buckets = Table(
     "rate_buckets", metadata,
     Column("kind", String(8), primary_key=True),  # sender | domain | ip
@@ -93,6 +95,7 @@ rate_buckets = Table(
     Column("recipients", Integer, nullable=False, default=0),
     Column("unrelated", Integer, nullable=False, default=0),
     Index("ix_rate_buckets_minute", "minute"),
+    sqlite_with_rowid=False,
 )
 
 # Message-IDs our users sent, so a reply to one of them is recognised.
