@@ -303,3 +303,42 @@ def test_a_multi_host_url_skips_a_dead_host_and_a_standby_and_follows_the_failov
         log = host.thurac.log()
         assert log.count("store writes failing") == 1 and "gave up" not in log, log
         standby_db.dispose()
+
+
+def test_a_suspension_made_on_one_host_is_enforced_on_the_other(
+        mx_hosts: Callable[..., MxHosts]) -> None:
+    """An account that bursts through host A past its hard limit is suspended there; the
+    suspension lives in the shared store, so host B refuses the account's next message."""
+    import subprocess
+    import sys
+
+    from tests.support.thurac import INTERNAL_IP, ROOT
+
+    hosts = mx_hosts(overrides={"outbound": {
+        "refresh_seconds": 0.5,
+        "windows": [{"seconds": 600, "messages": 100, "recipients": 300, "unrelated": 50}],
+        "suspend_limits": [{"seconds": 600, "unrelated": 10}]}})
+    account = "bob@example.test"
+
+    def show(host: MxHost) -> str:
+        ran = subprocess.run([sys.executable, "-m", "thurac", "account", "show", account,
+                              "--config", str(host.thurac.config_path)], capture_output=True,
+                             text=True, cwd=ROOT, timeout=60, check=False)
+        return ran.stdout
+
+    codes = []
+    for n in range(4):  # 4 fresh recipients a message: the third passes 10 unrelated
+        rcpts = [f"r{n}.{i}@far.test" for i in range(4)]
+        result = hosts[0].send(account, rcpts, message(account, rcpts[0], f"blast {n}"),
+                               source_ip=INTERNAL_IP, helo="ws1.example.test")
+        codes.append(result.code)
+    assert codes[:2] == [250, 250] and codes[-1] == 550, codes
+    assert show(hosts[1]).startswith("suspended") or wait_until(
+        "host B sees the suspension", lambda: show(hosts[1]).startswith("suspended"), hosts)
+    time.sleep(1.0)  # outbound.refresh_seconds (0.5) on host B, twice over
+    refused = hosts[1].send(account, ["friend@far.test"],
+                            message(account, "friend@far.test", "hello from B"),
+                            source_ip=INTERNAL_IP, helo="ws1.example.test")
+    assert refused.code == 550 and "5.7.1" in refused.message, (refused.code, refused.message)
+    assert "suspended" in refused.message
+    assert "action=reject symbols=OUT_SUSPENDED" in hosts[1].thurac.log()
