@@ -91,11 +91,12 @@ class Rescorer:
         return Facts(tuple(checks), AuthResults(), "THURAC_HISTORY_UNAVAILABLE" not in names,
                      advert)
 
-    def judge(self, event: StoredEvent, history: History) -> Verdict:
+    def judge(self, event: StoredEvent, history: History, facts: Facts | None = None) -> Verdict:
+        """`facts`: the event's, when the caller has them already (facts_of)."""
         message = event.message
         policy_key = recipients.choose(self.settings, message.recipients)
         settings = recipients.judged_under(self.settings, policy_key)
-        facts = self.facts_of(event)
+        facts = facts or self.facts_of(event)
         advert = facts.advert if settings.advertising.enabled else ""
         ctx = CheckContext(settings, OfflineDns(), auth=_auth(facts.auth, settings),
                            advert=advert)

@@ -107,7 +107,7 @@ def replay(live: Connection, rescorer: Rescorer, since: datetime, until: datetim
                     continue
                 flush()
                 history = read_history(conn, message, settings, advertiser)
-                verdict = rescorer.judge(item, history)
+                verdict = rescorer.judge(item, history, facts)
                 pending.append(Record(message, verdict, history.unrelated(message.recipients),
                                       is_local, advertiser))
                 progress()
