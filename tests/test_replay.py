@@ -262,3 +262,17 @@ def test_a_progress_bar_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> N
     assert "2500/5000" in terminal.getvalue()
     monkeypatch.setattr("sys.stderr", io.StringIO())  # a pipe or a file
     assert _progress(5000, quiet=False) is None
+
+
+def test_a_check_switched_off_takes_its_stored_results_away(site: Site) -> None:
+    fill(site)
+    inbound = len(site.actions)
+
+    def no_spf(data: dict[str, Any]) -> None:
+        data["spf"] = {"enabled": False}
+
+    shifts = {s["range"]: s["count"] for s in site.replay(no_spf)["score_shift"]}
+    # SPF_PASS (-1) is gone from every message that had it: each rose by 1; the one whose
+    # domain publishes no SPF lost its SPF_NONE (a penalty) and fell.
+    assert shifts["1..5"] == inbound - 1
+    assert sum(shifts[r] for r in ("<= -10", "-10..-5", "-5..-1", "-1..0")) == 1

@@ -37,8 +37,9 @@ _NOWHERE = Resolver(["127.0.0.1:9"], timeout=1.0, cache_size=0)
 _NO_ANSWER = Lookup("temperror", error="replay: no DNS", failure="budget")
 _POLICY_SYMBOLS = frozenset(name for p in POLICIES for name in p.symbols)
 _DNS_LISTS = next(i for i, c in enumerate(CHECKS) if c.name == "dns_lists")
-# Results each method's check writes: switched off in the new configuration, they are gone.
-_AUTH_OF = {"spf": "spf", "dkim": "dkim", "arc": "arc", "dmarc": "dmarc"}
+# Each method's check writes the AuthResults field of its name and has a YAML section of it:
+# switched off in the new configuration, its result is gone.
+_METHODS = ("spf", "dkim", "arc", "dmarc")
 
 
 def _enabled(settings: Settings, check_index: int) -> bool:
@@ -53,10 +54,9 @@ def _owner(name: str) -> int:
 def _auth(auth: AuthResults, settings: Settings) -> AuthResults:
     """The stored results the new configuration still checks."""
     kept = replace(auth, dkim=list(auth.dkim))
-    for method, attr in _AUTH_OF.items():
-        section = getattr(settings, method)
-        if not section.enabled:
-            setattr(kept, attr, [] if attr == "dkim" else None)
+    for method in _METHODS:
+        if not getattr(settings, method).enabled:
+            setattr(kept, method, [] if method == "dkim" else None)
     return kept
 
 
