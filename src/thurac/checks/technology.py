@@ -47,8 +47,8 @@ class Technology:
             *self._helo(message, ctx),
             *self._reverse_dns(message, ctx),
             *self._transport(message, ctx),
-            *self._mailer(message, ctx),
-            *self._recipients(message, ctx),
+            *self.mailer(message, ctx),
+            *self.bulk_recipients(message, ctx),
             *self._hygiene(message, ctx),
         ]
 
@@ -101,8 +101,10 @@ class Technology:
             return [ctx.symbol("C22_TECH_NO_TLS", "sent without TLS")]
         return []
 
+    # mailer and bulk_recipients are public: outbound/checks/technology.py asks the same of
+    # our own accounts' mail.
     @staticmethod
-    def _mailer(message: Message, ctx: CheckContext) -> list[Symbol]:
+    def mailer(message: Message, ctx: CheckContext) -> list[Symbol]:
         patterns = _compiled(ctx.settings.technology.mailer_patterns)
         for header in ("X-Mailer", "User-Agent"):
             for value in message.header_values(header):
@@ -114,7 +116,7 @@ class Technology:
         return []
 
     @staticmethod
-    def _recipients(message: Message, ctx: CheckContext) -> list[Symbol]:
+    def bulk_recipients(message: Message, ctx: CheckContext) -> list[Symbol]:
         settings = ctx.settings.technology
         visible = set(message.visible_recipients)
         found: list[Symbol] = []

@@ -18,6 +18,6 @@ class OutboundTechnology:
     def check(self, message: Message, history: History, ctx: CheckContext) -> list[Symbol]:
         if not ctx.settings.outbound.technology:
             return []
-        inbound = [*Technology._mailer(message, ctx), *Technology._recipients(message, ctx)]
+        inbound = [*Technology.mailer(message, ctx), *Technology.bulk_recipients(message, ctx)]
         return [ctx.symbol(s.name.replace("C22_", "OUT_", 1), s.reason, measure=s.measure)
                 for s in inbound]
