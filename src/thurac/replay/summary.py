@@ -28,8 +28,7 @@ def shift_bin(shift: float) -> str:
     if shift == 0:
         return "0"
     if shift < 0:
-        return next(label for label, low, high in SHIFT_EDGES[:4] if low < shift <= high
-                    or (low == float("-inf") and shift <= high))
+        return next(label for label, low, high in SHIFT_EDGES[:4] if low < shift <= high)
     return next(label for label, low, high in SHIFT_EDGES[5:] if low <= shift < high)
 
 
