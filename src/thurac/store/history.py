@@ -34,6 +34,7 @@ from thurac.history import (
     window_lengths,
 )
 from thurac.message import Message
+from thurac.store import raw
 from thurac.store.complaints import reporter_key
 from thurac.store.schema import (
     ad_counts,
@@ -129,7 +130,7 @@ def _windows(conn: Connection, message: Message, settings: Settings,
         starts = [max(start, counts_from) for start in starts]
     segments: dict[str, list[tuple[int, int, int]]] = {k: [(0, 0, 0)] * len(lengths)
                                                        for k in keys}
-    for kind, i, msgs, rcpts, unrel in conn.execute(_window_sums(kinds, len(lengths)), {
+    for kind, i, msgs, rcpts, unrel in raw.rows(conn, _window_sums(kinds, len(lengths)), {
             **{k: keys.get(k, "") for k in kinds},
             **{f"since{i}": minute for i, minute in enumerate(starts)}}):
         if kind in keys:  # a null sender has no sender or domain key ('' was asked)
@@ -159,29 +160,29 @@ def read_history(conn: Connection, message: Message, settings: Settings,
     stored_rcpts = {stored_text(r, 320): r for r in message.recipients}
     if message.sender:
         sender = stored_text(message.sender, 320)
-        count, written = conn.execute(_SENDER, {"sender": sender}).one()
+        ((count, written),) = raw.rows(conn, _SENDER, {"sender": sender})
         sender_messages, written_to = int(count or 0), bool(written)
         if written_to and stored_rcpts:
-            related.update(conn.execute(
-                _RELATED, {"sender": sender, "rcpts": sorted(stored_rcpts)}).scalars())
+            related.update(r for r, in raw.rows(
+                conn, _RELATED, {"sender": sender, "rcpts": sorted(stored_rcpts)}))
     if message.referenced_ids:
         # A reply to a message one of our users sent relates that user to this sender.
         ids = sorted({stored_text(i, 500) for i in message.referenced_ids[:MAX_REFERENCES]})
-        related.update(conn.execute(_REPLIED_TO, {"ids": ids}).scalars())
+        related.update(r for r, in raw.rows(conn, _REPLIED_TO, {"ids": ids}))
     complained: dict[str, float] = {}
     if settings.complaints.enabled:
         domain = keys.get("domain", "")
         if domain in settings.complaints.ignore_domains:
             domain = ""  # a free-mail provider: complaints about one user say nothing of it
         since = message.received_at - timedelta(seconds=settings.complaints.window)
-        for kind, _reporter, weight in conn.execute(_COMPLAINTS, {
+        for kind, _reporter, weight in raw.rows(conn, _COMPLAINTS, {
             "sender": keys.get("sender", ""), "domain": domain, "ip": keys["ip"],
             "since": since,
         }):
             complained[kind] = complained.get(kind, 0.0) + float(weight)
     ads: dict[str, int] = {}
     if advertiser and stored_rcpts:
-        ad_rows = conn.execute(_ADS, {"advertiser": stored_text(advertiser, 255),
+        ad_rows = raw.rows(conn, _ADS, {"advertiser": stored_text(advertiser, 255),
                                       "rcpts": sorted(stored_rcpts),
                                       "oldest": now_minute - AD_WINDOW_MINUTES + 1})
         ads = {stored_rcpts[r]: int(n or 0) for r, n in ad_rows if r in stored_rcpts}
@@ -227,8 +228,8 @@ def _read_outbound(conn: Connection, message: Message, settings: Settings,
     stored_rcpts = {stored_text(r, 320): r for r in message.recipients}
     if message.sender and stored_rcpts:
         sender = stored_text(message.sender, 320)
-        related.update(conn.execute(
-            _OUT_RELATED, {"sender": sender, "rcpts": sorted(stored_rcpts)}).scalars())
+        related.update(r for r, in raw.rows(
+            conn, _OUT_RELATED, {"sender": sender, "rcpts": sorted(stored_rcpts)}))
         since = message.received_at - timedelta(seconds=settings.complaints.window)
         hashed = settings.complaints.hash_reporters
         keys = {reporter_key(r, hashed): r for r in stored_rcpts}

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from thurac import facts as facts_mod
 from thurac.history import epoch_minute, keys_of, rate_keys, stored_text
+from thurac.store import raw
 from thurac.store.engine import database_file, upgrade
 from thurac.store.history import AD_WINDOW_MINUTES
 from thurac.store.outage import Outage
@@ -65,7 +66,7 @@ DELIVERED = frozenset({"accept", "add_header"})  # what reached the recipient
 
 
 # Built once: SQLAlchemy caches their compiled form, so a record costs parameters only.
-INSERT_EVENT = insert(events)  # one row: plain, RETURNING costs more than it saves
+INSERT_EVENT = insert(events)
 INSERT_EVENTS = insert(events).returning(events.c.id, sort_by_parameter_order=True)
 INSERT_HEADER_LOG = insert(header_log)
 
@@ -115,8 +116,8 @@ class _Upserts:
     def run(self, conn: Connection) -> None:
         for counter in sorted(self._rows, key=lambda c: c.table.name):
             rows = self._rows[counter]
-            conn.execute(_upsert_statement(conn.dialect.name, counter),
-                         [rows[key] for key in sorted(rows)])
+            raw.execute_many(conn, _upsert_statement(conn.dialect.name, counter),
+                             [rows[key] for key in sorted(rows)])
         self._rows.clear()
 
 
@@ -144,14 +145,18 @@ def write_records(conn: Connection, records: Iterable[Record], *, log: bool = Tr
             event_rows.append(_event_row(record))
             header_rows.append(_header_row(record))
     if event_rows:
-        # One multi-row INSERT … RETURNING for the batch (not one statement per event),
-        # the ids in the order of the rows, for the header log's rows.
-        ids = ([conn.execute(INSERT_EVENT, event_rows[0]).inserted_primary_key[0]]  # type: ignore[index]
-               if len(event_rows) == 1 else conn.execute(INSERT_EVENTS, event_rows).scalars().all())
-        for row, event_id in zip(header_rows, ids, strict=True):
+        for row, event_id in zip(header_rows, _insert_events(conn, event_rows), strict=True):
             row["event_id"] = event_id
-        conn.execute(INSERT_HEADER_LOG, header_rows)
+        raw.execute_many(conn, INSERT_HEADER_LOG, header_rows)
     upserts.run(conn)
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """The events' ids, in the order of the rows (for the header log's rows)."""
+    if conn.dialect.name == "sqlite":
+        return raw.insert_ids(conn, INSERT_EVENT, rows)  # one C call a row, no round trip
+    # A server: one multi-row INSERT … RETURNING for the batch, not a round trip per event.
+    return list(conn.execute(INSERT_EVENTS, rows).scalars().all())
 
 
 def _header_row(record: Record) -> dict[str, Any]:
