@@ -4,6 +4,7 @@ bench/rspamd.py). Each says which processes are its cost and what it answered.""
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import subprocess
@@ -101,11 +102,11 @@ class NoopFilter(Filter):
 
 
 def thurac_config(folder: Path, port: int, metrics_port: int,
-                  dns: TestDnsServer) -> dict[str, Any]:
+                  dns: TestDnsServer, shipped_file: Path = SHIPPED_CONFIG) -> dict[str, Any]:
     """The shipped config/thurac.yaml, all checks as shipped, tag-only; only what must point
     at this machine's private parts changes: sockets, files, nameserver, internal networks
     (the shipped 127.0.0.1 would make every bench message outbound, i.e. not scored)."""
-    shipped = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    shipped = yaml.safe_load(shipped_file.read_text())
     return deep_merge(shipped, {
         "milter": {"socket": f"inet:{port}@127.0.0.1", "pid_file": f"{folder}/thurac.pid"},
         "database": {"url": f"sqlite:///{folder}/thurac.db",
@@ -121,15 +122,20 @@ class ThuracFilter(Filter):
     """thurac run (X): the shipped configuration, tag-only, SQLite, DNS from `dns`."""
 
     def __init__(self, folder: Path, dns: TestDnsServer, key: str, label: str,
-                 overrides: dict[str, Any] | None = None) -> None:
+                 overrides: dict[str, Any] | None = None, source: Path | None = None) -> None:
+        """`source`: another tree's top folder (its src/ and config/), run instead of this
+        one: the same bench, side by side, on an earlier commit (bench/run.py --baseline)."""
         self.key, self.label = key, label
         folder.mkdir(parents=True, exist_ok=True)
         port, self.metrics_port = free_port(), free_port()
-        config = deep_merge(thurac_config(folder, port, self.metrics_port, dns),
+        shipped = SHIPPED_CONFIG if source is None else source / "config" / "thurac.yaml"
+        config = deep_merge(thurac_config(folder, port, self.metrics_port, dns, shipped),
                             overrides or {})
         config_path = folder / "thurac.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        self.thurac = Thurac(config_path, folder / "thurac.log", config["milter"]["socket"])
+        env = None if source is None else {**os.environ, "PYTHONPATH": str(source / "src")}
+        self.thurac = Thurac(config_path, folder / "thurac.log", config["milter"]["socket"],
+                             env=env)
         self.milter = self.thurac.postfix_address
         self._log_offset = 0
         self._buckets: dict[str, float] = {}

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.measure import Measurement
 
-REFERENCES = ("A", "B", "D")
+REFERENCES = ("A", "B", "D", "X0")  # X0: thurac at --baseline REV
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,16 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
+    baseline = any(r.filter == "X0" for r in rows)
     lines = [
         f"smtp-source -s {meta['sessions']}, {meta['messages']} messages per measurement, "
         f"{meta['rounds']} interleaved rounds, {meta['machine']}, {meta['date']}.",
         "",
         "| configuration | body | msgs/s median (min–max) | × A | × B | × D "
-        "| filter CPU ms/msg | verdict p50 / p99 ms | peak RSS / tree PSS MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        + ("| × X0 " if baseline else "")
+        + "| filter CPU ms/msg | verdict p50 / p99 ms | peak RSS / tree PSS MiB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | " + ("---: | " if baseline else "")
+        + "---: | ---: | ---: |",
     ]
     for row in sorted(rows, key=lambda r: (r.size, r.filter)):
         latency = ("—" if row.latency_p50_ms is None
@@ -91,7 +94,9 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
             f"| {row.filter}: {row.label} | {row.size // 1000} KB "
             f"| {row.rate_median:.0f} ({row.rate_min:.0f}–{row.rate_max:.0f}) "
             f"| {_fmt(row.ratios.get('A'))} | {_fmt(row.ratios.get('B'))} "
-            f"| {_fmt(row.ratios.get('D'))} | {_fmt(row.cpu_ms_per_message)} | {latency} "
+            f"| {_fmt(row.ratios.get('D'))} "
+            + (f"| {_fmt(row.ratios.get('X0'))} " if baseline else "")
+            + f"| {_fmt(row.cpu_ms_per_message)} | {latency} "
             f"| {_fmt(row.peak_rss_mib, 0)} / {_fmt(row.tree_pss_mib, 0)} |")
     return "\n".join(lines) + "\n"
 

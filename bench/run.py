@@ -58,6 +58,17 @@ def git_commit() -> str:
     return proc.stdout.strip()
 
 
+def export_tree(revision: str, folder: Path) -> Path:
+    """src/ and config/ of `revision`, as files in `folder` (no checkout is touched)."""
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "src", "config"],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"bench: --baseline {revision}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
 def build_filters(args: argparse.Namespace, tmp: Path, nx_dns: TestDnsServer,
                   real_dns: TestDnsServer) -> list[tuple[Filter, traffic.Traffic]]:
     plain = traffic.nxdomain()
@@ -69,6 +80,11 @@ def build_filters(args: argparse.Namespace, tmp: Path, nx_dns: TestDnsServer,
         (ThuracFilter(tmp / "thurac-real", real_dns, "XR",
                       "thurac, SPF pass + DKIM-signed"), real),
     ]
+    if args.baseline:
+        chosen.append((ThuracFilter(tmp / "thurac-baseline", nx_dns, "X0",
+                                    f"thurac at {args.baseline}, NXDOMAIN DNS",
+                                    source=export_tree(args.baseline, tmp / "baseline")),
+                       plain))
     if args.peers:
         if not rspamd.available():
             raise SystemExit("bench: --peers needs rspamd and redis-server "
@@ -104,6 +120,8 @@ def main() -> int:
                         help="also rspamd's milter proxy (D); or BENCH_PEERS=1")
     parser.add_argument("--only", type=lambda s: s.split(","), default=[],
                         help="configuration keys to run, e.g. A,B,X")
+    parser.add_argument("--baseline", metavar="REV", default="",
+                        help="also X0: thurac as of git revision REV, beside this tree's X")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
