@@ -47,6 +47,7 @@ locked anyway, so using it from helper threads is safe.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -71,7 +72,6 @@ import dns.rdtypes.mxbase
 import dns.rdtypes.nsbase
 import dns.rdtypes.txtbase
 import dns.resolver
-import dns.reversename
 
 from thurac import metrics
 from thurac.nameservers import NameserverHealth
@@ -596,6 +596,19 @@ class Resolver:
         return dns.rcode.to_text(rcode)
 
 
+@functools.lru_cache(maxsize=4096)
+def _reverse_name(ip: str) -> str | None:
+    """The PTR name of an address ("4.3.2.1.in-addr.arpa."), None if `ip` is not one; cached,
+    since the same clients come back (a spam run, a busy relay)."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.reverse_pointer + "."
+
+
 class DnsSession:
     """DNS access for one message, bounded by a time budget.
 
@@ -694,14 +707,10 @@ class DnsSession:
 
     def ptr(self, ip: str) -> Lookup:
         """PTR names of an IPv4/IPv6 address (IPv4-mapped IPv6 is treated as IPv4)."""
-        try:
-            address = ipaddress.ip_address(ip.strip())
-        except ValueError:
+        reverse = _reverse_name(ip)
+        if reverse is None:
             return Lookup("nxdomain", error=f"malformed name: {ip!r} is not an IP address")
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        reverse = dns.reversename.from_address(str(address))
-        return self.query(reverse.to_text(), "PTR")
+        return self.query(reverse, "PTR")
 
     def addresses(self, name: str) -> Lookup:
         """A and AAAA records of ``name`` together (IPv4 first).

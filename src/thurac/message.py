@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import getaddresses
+from functools import lru_cache
 from typing import Literal
 
 from thurac.text import printable_text
@@ -60,6 +61,14 @@ def canonical_ip(ip: str) -> str:
         return ip
 
 
+@lru_cache(maxsize=64)
+def _addresses_in(values: tuple[str, ...]) -> tuple[str, ...]:
+    """The normalised addresses of From values; cached, since several checks, the verdict
+    and the recorder each ask for a message's From."""
+    normalised = (normalize_address(addr) for _, addr in parsed_addresses(list(values)))
+    return tuple(addr for addr in normalised if addr)  # "\x85" alone normalises to ""
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """Facts about the SMTP client, as Postfix reported them."""
@@ -91,6 +100,14 @@ class Message:
     # True when header values are exactly as sent, the whitespace after the colon included
     # (the MTA agreed to SMFIP_HDR_LEADSPC): DKIM c=simple needs the original bytes.
     exact_header_values: bool = False
+    # The values by lower-cased name, built once: a dozen checks each ask for a few fields.
+    _by_name: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            by_name.setdefault(name.lower(), []).append(value.lstrip(" \t\r\n"))
+        object.__setattr__(self, "_by_name", {k: tuple(v) for k, v in by_name.items()})
 
     @property
     def sender_domain(self) -> str:
@@ -98,8 +115,7 @@ class Message:
 
     def header_values(self, name: str) -> list[str]:
         """All values of header `name` (case-insensitive), in order of arrival."""
-        lname = name.lower()
-        return [v.lstrip(" \t\r\n") for n, v in self.headers if n.lower() == lname]
+        return list(self._by_name.get(name.lower(), ()))
 
     def first_header(self, name: str) -> str | None:
         values = self.header_values(name)
@@ -108,9 +124,7 @@ class Message:
     @property
     def from_addresses(self) -> tuple[str, ...]:
         """Every address found in every From header field."""
-        found = parsed_addresses(self.header_values("From"))
-        normalised = (normalize_address(addr) for _, addr in found)
-        return tuple(addr for addr in normalised if addr)  # "\x85" alone normalises to ""
+        return _addresses_in(self._by_name.get("from", ()))
 
     @property
     def header_from(self) -> str:
