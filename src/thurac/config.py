@@ -132,6 +132,10 @@ class DatabaseSettings(_Section):
     # Seconds between attempts to replay the spool (and to migrate a store that was away
     # at start) while the database is away.
     spool_replay_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # Seconds a sender's, domain's or IP's window sums stay in memory between reads, with
+    # this process's own messages added at once (store/window_cache.py). What another
+    # writer adds meanwhile is missed for that long. None: 1 on SQLite, 0 (off) on PostgreSQL.
+    window_cache_seconds: Annotated[float, Field(ge=0, le=60)] | None = None
 
     @field_validator("url")
     @classmethod

@@ -25,8 +25,9 @@ from thurac.store.history import read_history
 from thurac.store.lists import StoreLists
 from thurac.store.outage import Outage
 from thurac.store.record import Record
-from thurac.store.recorder import Recorder, write_record
+from thurac.store.recorder import Recorder, inbound_buckets, write_record
 from thurac.store.spool import Spool, spool_path_for
+from thurac.store.window_cache import WindowCache, window_cache_seconds
 from thurac.verdict import Verdict
 
 log = logging.getLogger("thurac.scanner")
@@ -65,6 +66,7 @@ class Scanner:
         self.desk = ComplaintDesk(engine, forwarder)
         self.outbound = OutboundMonitor(engine, settings, history=history)
         self._index: tuple[tuple[int, int], ListIndex] = ((-1, 0), ListIndex())
+        self.windows = WindowCache(window_cache_seconds(settings.database, engine))
 
     def lists(self, settings: Settings) -> ListIndex:
         """The YAML entries and the store's, indexed once per change of either."""
@@ -83,7 +85,8 @@ class Scanner:
             return History.unknown()
         try:
             with self.engine.connect() as conn:
-                history = read_history(conn, message, self.settings, advertiser, counts_from)
+                history = read_history(conn, message, self.settings, advertiser, counts_from,
+                                       self.windows)
         except Exception as exc:
             self.reads.failed(exc)  # logged once per outage
             metrics.history_unavailable()
@@ -146,6 +149,8 @@ class Scanner:
              new.database.spool_replay_seconds),
             ("metrics.listen", old.metrics.listen, new.metrics.listen),
         ) if before != after]
+        self.windows.max_age = window_cache_seconds(new.database, self.engine)
+        self.windows.clear()  # the windows may have other lengths now
         if new.dns != self.settings.dns:
             self.resolver = make_resolver(new)
         self.store_lists.refresh = new.lists.refresh_seconds
@@ -163,9 +168,16 @@ class Scanner:
                       outcome.advertiser, outcome.facts)
 
     def record(self, message: Message, outcome: Outcome) -> None:
-        """Hand the message to the recorder (written after the reply); no-op when read-only."""
-        if self.recorder is not None:
-            self.recorder.submit(self._record_of(message, outcome))
+        """Hand the message to the recorder (written after the reply); no-op when read-only.
+        Its counts go into the window cache at once: the next message of a run sees them."""
+        if self.recorder is None:
+            return
+        record = self._record_of(message, outcome)
+        self.recorder.submit(record)
+        if message.direction == "inbound":
+            for row in inbound_buckets(record):
+                self.windows.count(row["kind"], row["key"], row["minute"], row["messages"],
+                                   row["recipients"], row["unrelated"])
 
     def record_now(self, message: Message, outcome: Outcome) -> None:
         """Write synchronously (offline `thurac check --record`)."""

@@ -44,13 +44,14 @@ from thurac.store.schema import (
     senders,
     sent_messages,
 )
+from thurac.store.window_cache import WindowCache
 
 # A pair is related once the local user wrote to the remote, or released its held mail.
 _WROTE_OR_RELEASED = (correspondents.c.sent > 0) | (correspondents.c.released > 0)
 
 
 # Built once with bound parameters: SQLAlchemy caches the compiled SQL, a read costs values.
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _window_sums(kinds: tuple[str, ...], windows: int) -> CompoundSelect[Any]:
     """Sums of the buckets (messages, recipients, unrelated) per key kind and per segment i
     of the windows: minutes since{i} up to since{i-1} (the shortest window: since0 onwards),
@@ -115,9 +116,11 @@ _ADS = (
 
 
 def _windows(conn: Connection, message: Message, settings: Settings,
-             counts_from: int | None) -> dict[tuple[str, int], WindowCount]:
+             counts_from: int | None, cache: WindowCache | None = None,
+             ) -> dict[tuple[str, int], WindowCount]:
     """Sums of the message's rate buckets per (kind, window); buckets before minute
-    `counts_from` (an outbound account's release) do not count."""
+    `counts_from` (an outbound account's release) do not count. `cache`: sums of keys read
+    moments ago (store/window_cache.py); only the keys it does not hold are read."""
     now_minute = epoch_minute(message.received_at)
     lengths = window_lengths(settings)
     keys = rate_keys(message)
@@ -128,31 +131,46 @@ def _windows(conn: Connection, message: Message, settings: Settings,
     starts = [now_minute - max(1, seconds // 60) + 1 for seconds in lengths]
     if counts_from is not None:
         starts = [max(start, counts_from) for start in starts]
-    segments: dict[str, list[tuple[int, int, int]]] = {k: [(0, 0, 0)] * len(lengths)
-                                                       for k in keys}
-    for kind, i, msgs, rcpts, unrel in raw.rows(conn, _window_sums(kinds, len(lengths)), {
-            **{k: keys.get(k, "") for k in kinds},
-            **{f"since{i}": minute for i, minute in enumerate(starts)}}):
-        if kind in keys:  # a null sender has no sender or domain key ('' was asked)
+    segments: dict[str, list[tuple[int, int, int]]] = {}
+    asked: list[str] = []
+    starts_key = tuple(starts)
+    for kind in kinds:
+        if kind in keys:  # a null sender has no sender or domain key
+            cached = None if cache is None else cache.get(kind, keys[kind], now_minute,
+                                                          starts_key)
+            segments[kind] = cached or [(0, 0, 0)] * len(lengths)
+            if cached is None:
+                asked.append(kind)
+    if asked:
+        for kind, i, msgs, rcpts, unrel in raw.rows(conn, _window_sums(tuple(asked),
+                                                                       len(lengths)), {
+                **{k: keys[k] for k in asked},
+                **{f"since{i}": minute for i, minute in enumerate(starts)}}):
             segments[kind][int(i)] = (int(msgs or 0), int(rcpts or 0), int(unrel or 0))
+        if cache is not None:
+            for kind in asked:
+                cache.put(kind, keys[kind], now_minute, starts_key, segments[kind])
     windows: dict[tuple[str, int], WindowCount] = {}
     for kind, parts in segments.items():
-        for i, seconds in enumerate(lengths):
-            windows[(kind, seconds)] = WindowCount(*(sum(p[c] for p in parts[:i + 1])
-                                                     for c in range(3)))
+        msgs = rcpts = unrel = 0
+        for (m, r, u), seconds in zip(parts, lengths, strict=True):  # window i: segments 0..i
+            msgs, rcpts, unrel = msgs + m, rcpts + r, unrel + u
+            windows[(kind, seconds)] = WindowCount(msgs, rcpts, unrel)
     return windows
 
 
 def read_history(conn: Connection, message: Message, settings: Settings,
-                 advertiser: str = "", counts_from: int | None = None) -> History:
+                 advertiser: str = "", counts_from: int | None = None,
+                 cache: WindowCache | None = None) -> History:
     """One read of everything the checks need, in one connection. `advertiser`: the
     message is advertising from it (adverts.py), so its deliveries are counted.
-    `counts_from`: for outbound mail, the minute its account's windows start from."""
+    `counts_from`: for outbound mail, the minute its account's windows start from.
+    `cache`: the window sums of inbound keys read moments ago (the daemon's)."""
     if message.direction == "outbound":
         return _read_outbound(conn, message, settings, counts_from)
     now_minute = epoch_minute(message.received_at)
     keys = keys_of(message)
-    windows = _windows(conn, message, settings, None)
+    windows = _windows(conn, message, settings, None, cache)
 
     sender_messages = 0
     written_to = False

@@ -227,13 +227,21 @@ def _record_account(upserts: _Upserts, record: Record) -> None:
                               "unrelated": len(record.unrelated)})
 
 
+def inbound_buckets(record: Record) -> list[dict[str, Any]]:
+    """What an inbound message adds to its rate buckets (the store's, and the daemon's
+    window cache, store/window_cache.py)."""
+    msg = record.message
+    minute = epoch_minute(msg.received_at)
+    return [{"kind": kind, "key": key, "minute": minute, "messages": 1,
+             "recipients": len(msg.recipients), "unrelated": len(record.unrelated)}
+            for kind, key in keys_of(msg).items()]
+
+
 def _record_inbound(upserts: _Upserts, record: Record) -> None:
     msg = record.message
     minute = epoch_minute(msg.received_at)
-    for kind, key in keys_of(msg).items():
-        upserts.add(BUCKETS, {"kind": kind, "key": key, "minute": minute, "messages": 1,
-                              "recipients": len(msg.recipients),
-                              "unrelated": len(record.unrelated)})
+    for row in inbound_buckets(record):
+        upserts.add(BUCKETS, row)
     verdict = record.verdict
     if record.advertiser and (verdict is None or verdict.action in DELIVERED):
         advertiser = stored_text(record.advertiser, 255)
